@@ -1,0 +1,147 @@
+"""``TokenDialect``: how one vendor's token endpoint wants to be asked and how it answers.
+
+Pure data (no I/O), so a new vendor is a new value, editable in the Prefect UI, not new code.
+Response paths are dotted (``data.token``, ``errors.0.message``); each path field takes a list of
+alternatives, the first present wins, because vendors' docs often disagree with their servers.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+
+
+class BodyEncoding(StrEnum):
+    """How request fields are encoded; the encoding sets Content-Type itself."""
+
+    FORM = "form"
+    JSON = "json"
+    QUERY = "query"
+    NONE = "none"
+
+
+class ClientAuth(StrEnum):
+    """Where the client id and secret go."""
+
+    BASIC = "basic"  # RFC 6749 client_secret_basic
+    BODY = "body"  # client_secret_post (or JSON fields)
+    QUERY = "query"
+    BASIC_AND_QUERY = "basic_and_query"  # Basic, plus the client id as a query parameter (SQOD)
+
+
+class ExpiresAtFormat(StrEnum):
+    AUTO = "auto"  # numbers above 1e11 are milliseconds, strings are ISO 8601 or numeric
+    EPOCH_SECONDS = "epoch_seconds"
+    EPOCH_MILLISECONDS = "epoch_milliseconds"
+    ISO8601 = "iso8601"
+
+
+class TokenDialect(BaseModel):
+    """One vendor's token endpoint: the request it wants and the answers it gives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field("custom", description="Label used in logs and errors.")
+    default_token_url: str | None = Field(
+        None, description="The vendor's documented token URL, used when a block gives none."
+    )
+
+    # --- request -------------------------------------------------------------------------
+    method: Literal["POST", "GET", "PUT"] = Field("POST", description="HTTP method.")
+    body_encoding: BodyEncoding = Field(BodyEncoding.FORM, description="Request body encoding.")
+    client_auth: ClientAuth = Field(ClientAuth.BASIC, description="Where client credentials go.")
+    client_id_field: str = Field("client_id", description="Field name for the client id.")
+    client_secret_field: str = Field("client_secret", description="Field name for the secret.")
+    basic_auth_urlencode: bool = Field(
+        False,
+        description=(
+            "URL-encode id and secret before Basic encoding (RFC 6749 2.3.1). Many vendors "
+            "expect the raw values, so presets other than oauth2 leave this off."
+        ),
+    )
+    client_id_query_param: str = Field(
+        "client_id", description="Query parameter for the client id (query auth modes)."
+    )
+    client_id_type: Literal["string", "integer"] = Field(
+        "string", description="Send the client id as a JSON number when 'integer'."
+    )
+    grant_type_field: str | None = Field(
+        "grant_type", description="Field carrying the grant type; empty when the vendor has none."
+    )
+    client_credentials_grant: str | None = Field(
+        "client_credentials", description="Grant value for client credentials."
+    )
+    refresh_grant: str | None = Field(
+        None, description="Grant value for the refresh grant; empty when the vendor has none."
+    )
+    authorization_code_grant: str | None = Field(
+        None, description="Grant value for the code exchange; empty when the vendor has none."
+    )
+    scope_field: str | None = Field("scope", description="Field carrying the scopes.")
+    scope_separator: str = Field(" ", description="Separator between scopes.")
+    refresh_token_field: str = Field("refresh_token", description="Field for the refresh token.")
+    send_scope_on_refresh: bool = Field(True, description="Send the scopes with a refresh.")
+    code_field: str = Field("code", description="Field for the authorization code.")
+    redirect_uri_field: str = Field("redirect_uri", description="Field for the redirect URI.")
+    code_verifier_field: str = Field("code_verifier", description="Field carrying the PKCE code verifier.")
+    client_id_in_code_grant: bool = Field(
+        False, description="Also send the client id as a field in the code exchange."
+    )
+    extra_fields: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description=(
+            "Fields sent with every token request. A string value of exactly '{name}' is replaced "
+            "by the credentials' extra value 'name' keeping its JSON type; '{name}' inside a "
+            "longer string is substituted as text."
+        ),
+    )
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict, description="Headers sent with every token request (templated)."
+    )
+    extra_query: dict[str, str] = Field(
+        default_factory=dict, description="Query parameters sent with every token request."
+    )
+
+    # --- response ------------------------------------------------------------------------
+    access_token_path: list[str] = Field(["access_token"], description="Path(s) to the token.")
+    token_type_path: list[str] = Field(["token_type"], description="Path(s) to the token type.")
+    expires_in_path: list[str] = Field(["expires_in"], description="Path(s) to expires-in.")
+    expires_at_path: list[str] = Field([], description="Path(s) to an absolute expiry.")
+    expires_at_format: ExpiresAtFormat = Field(ExpiresAtFormat.AUTO, description="Its format.")
+    refresh_token_path: list[str] = Field(["refresh_token"], description="Path(s) to it.")
+    scope_path: list[str] = Field(["scope"], description="Path(s) to the granted scope.")
+    id_token_path: list[str] = Field(["id_token"], description="Path(s) to an OIDC id token.")
+    error_code_path: list[str] = Field(["error"], description="Path(s) to the error code.")
+    error_message_path: list[str] = Field(
+        ["error_description", "message"], description="Path(s) to the error message; all present are joined."
+    )
+    default_lifetime: float | None = Field(
+        None, gt=0, description="Lifetime in seconds when the answer carries no expiry."
+    )
+
+    # --- using the token -----------------------------------------------------------------
+    auth_header: str = Field("Authorization", description="Header that carries the token.")
+    auth_scheme: str | None = Field(
+        "Bearer", description="Scheme before the token; empty to send the token alone."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> TokenDialect:
+        if not self.access_token_path:
+            raise ValueError(f"dialect {self.name!r}: access_token_path needs at least one path")
+        if self.body_encoding is BodyEncoding.NONE and self.client_auth is ClientAuth.BODY:
+            raise ValueError(f"dialect {self.name!r}: client_auth 'body' needs a body; pick a body_encoding")
+        grants = (self.client_credentials_grant, self.refresh_grant, self.authorization_code_grant)
+        if self.grant_type_field and not any(grants):
+            raise ValueError(f"dialect {self.name!r}: no grant is enabled")
+        return self
+
+    @property
+    def supports_refresh(self) -> bool:
+        return self.refresh_grant is not None
+
+    @property
+    def supports_authorization_code(self) -> bool:
+        return self.authorization_code_grant is not None

@@ -1,0 +1,101 @@
+"""The vendor presets: values of ``TokenDialect``, from ``shared/vendors`` (see README "Presets").
+
+Where sources disagree the preset follows the most specific one and the response side accepts
+both: SQR's own token page (``/v1/oauth/token``) over its OpenAPI index (``/oauth2/token``);
+SQOD's public docs (form body ``grant_type=client_credentials``) over its OpenAPI page (no body).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .dialect import BodyEncoding, ClientAuth, TokenDialect
+from .errors import DialectError
+
+_PRESETS: dict[str, TokenDialect] = {
+    "sqod": TokenDialect(
+        name="sqod",
+        default_token_url="https://auth.app.sqod.co.uk/oauth2/token",
+        body_encoding=BodyEncoding.FORM,
+        client_auth=ClientAuth.BASIC_AND_QUERY,
+        client_id_query_param="clientid",
+        scope_field=None,
+    ),
+    "cobee": TokenDialect(
+        name="cobee",
+        default_token_url="https://partners-api.cobee.io/api/v3/oauth/token",
+        body_encoding=BodyEncoding.JSON,
+        client_auth=ClientAuth.BODY,
+        client_id_field="clientId",
+        client_secret_field="clientSecret",
+        grant_type_field=None,
+        scope_field=None,
+        access_token_path=["accessToken", "access_token"],
+        token_type_path=["tokenType", "token_type"],
+        expires_in_path=["expiresIn", "expires_in"],
+        refresh_token_path=[],
+        scope_path=[],
+        id_token_path=[],
+        # 400 answers {"code","message"}, the schema says {"error": <int>, "message"},
+        # 429 answers {"error","error_description"}.
+        error_code_path=["code", "error"],
+        error_message_path=["error_description", "message"],
+    ),
+    "slashid": TokenDialect(
+        name="slashid",
+        default_token_url="https://api.slashid.com/oauth2/tokens",
+        body_encoding=BodyEncoding.FORM,
+        client_auth=ClientAuth.BASIC,
+        refresh_grant="refresh_token",
+        authorization_code_grant="authorization_code",
+        client_id_in_code_grant=True,
+        # SlashID's spec names the PKCE verifier field "code_challenge".
+        code_verifier_field="code_challenge",
+        error_code_path=["errors.0.httpcode", "error"],
+        error_message_path=["errors.0.message", "error_description"],
+        default_lifetime=86400,
+    ),
+    "sqr": TokenDialect(
+        name="sqr",
+        default_token_url="https://api.sqr-group.com/v1/oauth/token",
+        body_encoding=BodyEncoding.JSON,
+        client_auth=ClientAuth.BODY,
+        scope_field=None,
+    ),
+    "resales_online": TokenDialect(
+        name="resales_online",
+        default_token_url="https://api.propq.com/oauth/token",
+        body_encoding=BodyEncoding.FORM,  # must NOT be JSON: the vendor rejects that here only
+        client_auth=ClientAuth.BODY,
+        client_id_type="integer",
+        scope_field=None,
+        error_code_path=["error"],
+        error_message_path=["message", "hint"],
+    ),
+    "oauth2": TokenDialect(
+        name="oauth2",
+        body_encoding=BodyEncoding.FORM,
+        client_auth=ClientAuth.BASIC,
+        basic_auth_urlencode=True,
+        refresh_grant="refresh_token",
+        authorization_code_grant="authorization_code",
+    ),
+}
+
+DIALECT_NAMES: tuple[str, ...] = tuple(_PRESETS)
+
+
+def get_dialect(name: str, **overrides: Any) -> TokenDialect:
+    """The preset called ``name``, optionally with fields overridden.
+
+    ``get_dialect("oauth2", client_auth="body")`` is RFC 6749 client_secret_post.
+    """
+    try:
+        preset = _PRESETS[name]
+    except KeyError:
+        raise DialectError(
+            f"unknown dialect preset {name!r}; known presets: {', '.join(DIALECT_NAMES)}"
+        ) from None
+    if not overrides:
+        return preset
+    return TokenDialect.model_validate({**preset.model_dump(), **overrides})

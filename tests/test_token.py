@@ -1,0 +1,69 @@
+"""The token type never shows its secret, and pickles (Prefect results) drop it."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import pickle
+from datetime import UTC, datetime, timedelta
+
+import cloudpickle
+import pytest
+from pydantic import SecretStr
+
+from prefect_vendortokens import AccessToken, ExpirySource, RedactedTokenError
+
+SECRET, REFRESH = "at-CANARY-0123456789", "rt-CANARY-9876543210"
+
+
+def make() -> AccessToken:
+    now = datetime.now(UTC)
+    return AccessToken(
+        access_token=SecretStr(SECRET),
+        refresh_token=SecretStr(REFRESH),
+        issued_at=now,
+        expires_at=now + timedelta(hours=1),
+        expiry_source=ExpirySource.EXPIRES_IN,
+        vendor="sqr",
+    )
+
+
+def test_repr_str_log_and_json_show_no_secret(caplog) -> None:
+    token = make()
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("t").info("token %s / %r", token, token)
+    for text in (
+        repr(token),
+        str(token),
+        token.describe(),
+        token.model_dump_json(),
+        str(token.model_dump()),
+        caplog.text,
+    ):
+        assert SECRET not in text and REFRESH not in text
+    assert token.fingerprint in repr(token)
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps])
+def test_pickle_drops_secrets_and_keeps_fingerprint(dumps) -> None:
+    token = make()
+    raw = dumps(token)
+    assert SECRET.encode() not in raw and REFRESH.encode() not in raw
+    back = pickle.loads(raw)
+    assert back.redacted and back.fingerprint == token.fingerprint and back.expires_at == token.expires_at
+    assert not back.is_valid() and back.refresh_token is None
+    with pytest.raises(RedactedTokenError, match="pickled"):
+        back.secret()
+    assert pickle.loads(pickle.dumps(back)).fingerprint == token.fingerprint
+
+
+def test_copies_keep_the_secret() -> None:
+    token = make()
+    assert copy.copy(token).secret() == SECRET and copy.deepcopy(token).secret() == SECRET
+    assert token.model_copy(update={"scope": "x"}).secret() == SECRET
+
+
+def test_authorization_value_normalises_bearer() -> None:
+    token = make().model_copy(update={"token_type": "bearer"})
+    assert token.authorization_value() == f"Bearer {SECRET}"
+    assert token.authorization_value("Token") == f"Token {SECRET}"

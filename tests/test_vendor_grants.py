@@ -1,0 +1,181 @@
+"""Every grant of every dialect against the real local vendor emulation, sync and async."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from prefect_vendortokens import DIALECT_NAMES, ExpirySource, Pkce, TokenClient, get_dialect
+from prefect_vendortokens.expiry import jwt_claims
+from prefect_vendortokens.testing import VENDORS
+
+from .conftest import client_for
+
+
+def test_every_preset_is_emulated() -> None:
+    assert set(DIALECT_NAMES) == set(VENDORS)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_token_sync(sandbox, vendor: str) -> None:
+    token = client_for(sandbox, vendor).fetch()
+    assert token.vendor == vendor
+    assert token.is_valid()
+    assert token.expiry_source is ExpirySource.EXPIRES_IN
+    assert sandbox.token_requests(vendor) == 1
+    # The token really works at the vendor's downstream endpoint (and a junk one does not).
+    assert token.secret() and token.authorization_value().startswith("Bearer ")
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_token_async(sandbox, vendor: str) -> None:
+    async with client_for(sandbox, vendor) as client:
+        token = await client.afetch()
+    assert token.is_valid() and token.vendor == vendor
+    assert sandbox.token_requests(vendor) == 1
+
+
+def test_documented_lifetimes(sandbox) -> None:
+    lifetimes = {v: round(client_for(sandbox, v).fetch().lifetime) for v in VENDORS}
+    assert lifetimes == {
+        "sqod": 3600,
+        "cobee": 86400,
+        "slashid": 86400,
+        "sqr": 3600,
+        "resales_online": 7200,
+        "oauth2": 3600,
+    }
+
+
+def test_cobee_token_is_a_jwt_with_company_claim(sandbox) -> None:
+    token = client_for(sandbox, "cobee").fetch()
+    claims = jwt_claims(token.secret())
+    assert claims and claims["https://auth.cobee.io/metadata"]["companyId"].startswith("company-")
+    company = claims["https://auth.cobee.io/metadata"]["companyId"]
+    r = httpx.get(
+        f"{sandbox.api_url('cobee')}/companies/{company}/employees",
+        headers={"Authorization": token.authorization_value()},
+    )
+    assert r.status_code == 200 and len(r.json()["employees"]) == 3
+
+
+def test_sqr_accepts_both_documented_paths(sandbox) -> None:
+    creds = sandbox.credentials("sqr")
+    urls = sandbox.token_urls("sqr")
+    assert [urlsplit(u).path for u in urls] == ["/sqr/v1/oauth/token", "/sqr/oauth2/token"]
+    for url in urls:
+        assert TokenClient("sqr", url, creds.client_id, creds.client_secret).fetch().is_valid()
+    assert get_dialect("sqr").default_token_url == "https://api.sqr-group.com/v1/oauth/token"
+
+
+def test_sqod_without_body_is_accepted(sandbox) -> None:
+    # SQOD's OpenAPI page documents no body; its other docs a form body. Both work.
+    creds = sandbox.credentials("sqod")
+    bare = get_dialect("sqod", body_encoding="none")
+    assert (
+        TokenClient(bare, sandbox.token_url("sqod"), creds.client_id, creds.client_secret).fetch().is_valid()
+    )
+
+
+def test_resales_sends_numeric_client_id_as_form(sandbox) -> None:
+    token = client_for(sandbox, "resales_online").fetch()
+    assert token.is_valid()
+    r = httpx.post(
+        f"{sandbox.api_url('resales_online')}/v1/developments/42/units/update-by-name",
+        json={"UntName": "A1", "UntStatus": "sold", "UntPrice": 1, "UntDirections": ""},
+        headers={"Authorization": token.authorization_value()},
+    )
+    assert r.status_code == 200 and r.json()["unit"] == "A1"
+
+
+@pytest.mark.parametrize("vendor", ["slashid", "oauth2"])
+def test_refresh_grant_rotates(sandbox, vendor: str) -> None:
+    client = client_for(sandbox, vendor)
+    first = client.fetch()
+    assert first.refresh_token is not None
+    second = client.refresh(first)
+    assert second.secret() != first.secret()
+    assert second.refresh_token is not None
+    assert second.refresh_token.get_secret_value() != first.refresh_token.get_secret_value()
+    # The spent refresh token is refused: single use.
+    from prefect_vendortokens import TokenRejectedError
+
+    with pytest.raises(TokenRejectedError):
+        client.refresh(first)
+
+
+@pytest.mark.parametrize("vendor", ["slashid", "oauth2"])
+async def test_refresh_grant_async(sandbox, vendor: str) -> None:
+    async with client_for(sandbox, vendor) as client:
+        first = await client.afetch()
+        second = await client.arefresh(first)
+    assert second.is_valid() and second.secret() != first.secret()
+
+
+def _authorize(client: TokenClient, pkce: Pkce, redirect_uri: str) -> str:
+    url = client.authorization_url(redirect_uri, state="xyz", pkce=pkce)
+    r = httpx.get(url, follow_redirects=False)
+    assert r.status_code == 302
+    location = urlsplit(r.headers["location"])
+    query = parse_qs(location.query)
+    assert query["state"] == ["xyz"]
+    return query["code"][0]
+
+
+@pytest.mark.parametrize("vendor", ["slashid", "oauth2"])
+def test_authorization_code_with_pkce(sandbox, vendor: str) -> None:
+    client = client_for(sandbox, vendor, authorization_url=sandbox.authorize_url(vendor))
+    pkce = Pkce.generate()
+    code = _authorize(client, pkce, "http://127.0.0.1/callback")
+    token = client.exchange_code(code, "http://127.0.0.1/callback", pkce.verifier)
+    assert token.is_valid() and token.refresh_token is not None and token.id_token is not None
+    r = httpx.get(
+        f"{sandbox.api_url(vendor)}/oauth2/userinfo"
+        if vendor == "slashid"
+        else f"{sandbox.api_url(vendor)}/resource",
+        headers={"Authorization": token.authorization_value()},
+    )
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("vendor", ["slashid", "oauth2"])
+async def test_authorization_code_pkce_mismatch_is_refused(sandbox, vendor: str) -> None:
+    from prefect_vendortokens import TokenRejectedError
+
+    client = client_for(sandbox, vendor, authorization_url=sandbox.authorize_url(vendor))
+    code = _authorize(client, Pkce.generate(), "http://127.0.0.1/cb")
+    with pytest.raises(TokenRejectedError):
+        await client.aexchange_code(code, "http://127.0.0.1/cb", Pkce.generate().verifier)
+    await client.aclose()
+
+
+def test_oauth2_client_secret_post(sandbox) -> None:
+    post = get_dialect("oauth2", client_auth="body")
+    assert client_for(sandbox, "oauth2", dialect=post).fetch().is_valid()
+
+
+def test_downstream_rejects_other_vendor_and_revoked_tokens(sandbox) -> None:
+    sqr = client_for(sandbox, "sqr").fetch()
+    url = f"{sandbox.api_url('sqr')}/v1/user-status"
+    body = {"filters": {}, "result_keys": [], "pagination": {"limit": 10, "offset": 0}}
+    assert httpx.post(url, json=body, headers={"Authorization": sqr.authorization_value()}).status_code == 200
+    other = client_for(sandbox, "sqod").fetch()
+    assert (
+        httpx.post(url, json=body, headers={"Authorization": other.authorization_value()}).status_code == 401
+    )
+    sandbox.revoke_all("sqr")
+    assert httpx.post(url, json=body, headers={"Authorization": sqr.authorization_value()}).status_code == 401
+
+
+def test_expired_token_is_refused_downstream(sandbox) -> None:
+    sandbox.set_token_lifetime(1, "sqod")
+    token = client_for(sandbox, "sqod").fetch()
+    url = f"{sandbox.api_url('sqod')}/api/v1/appointments"
+    headers = {"Authorization": token.authorization_value(), "Accept": "application/json"}
+    assert httpx.get(url, headers=headers).status_code == 200
+    import time
+
+    time.sleep(1.1)
+    assert httpx.get(url, headers=headers).status_code == 401
