@@ -1,7 +1,9 @@
 """prefect-vendortokens: short-lived vendor API tokens for Prefect flows, fetched, refreshed,
 shared and rotated without a secret ever landing in Prefect's database, results or logs."""
 
+from .auth import VendorTokenAuth
 from .client import TokenClient
+from .credentials import VendorCredentials
 from .dialect import BodyEncoding, ClientAuth, ExpiresAtFormat, TokenDialect
 from .errors import (
     CredentialsRejectedError,
@@ -13,8 +15,10 @@ from .errors import (
     TokenTransportError,
     VendorUnavailableError,
 )
+from .manager import TokenManager, clear_token_cache
 from .pkce import Pkce
 from .presets import DIALECT_NAMES, get_dialect
+from .retry import RetryPolicy
 from .token import AccessToken, ExpirySource, RedactedTokenError
 
 __version__ = "0.1.0"
@@ -31,12 +35,17 @@ __all__ = [
     "Pkce",
     "RateLimitedError",
     "RedactedTokenError",
+    "RetryPolicy",
     "TokenClient",
     "TokenDialect",
     "TokenError",
+    "TokenManager",
     "TokenRejectedError",
     "TokenResponseError",
     "TokenTransportError",
+    "VendorCredentials",
+    "VendorTokenAuth",
     "VendorUnavailableError",
+    "clear_token_cache",
     "get_dialect",
 ]

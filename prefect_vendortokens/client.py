@@ -7,7 +7,9 @@ code that differs between sync and async is the ``_send``/``_asend`` pair.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -72,7 +74,7 @@ class TokenClient:
         self._http = http_client
         self._ahttp = async_http_client
         self._owns_http = http_client is None
-        self._owns_ahttp = async_http_client is None
+        self._http_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -169,8 +171,9 @@ class TokenClient:
         )
 
     def _send(self, request: TokenRequest) -> AccessToken:
-        if self._http is None:
-            self._http = httpx.Client(timeout=self.timeout, verify=self.verify)
+        with self._http_lock:
+            if self._http is None:
+                self._http = httpx.Client(timeout=self.timeout, verify=self.verify)
         sent_at = datetime.now(UTC)
         try:
             response = self._http.request(
@@ -181,15 +184,19 @@ class TokenClient:
         return self._parse(request, response, sent_at)
 
     async def _asend(self, request: TokenRequest) -> AccessToken:
-        if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(timeout=self.timeout, verify=self.verify)
-        sent_at = datetime.now(UTC)
-        try:
-            response = await self._ahttp.request(
-                request.method, request.url, headers=request.headers, content=request.content
+        # An AsyncClient belongs to one event loop, and Prefect runs coroutines on several; token
+        # requests are rare (once per lifetime), so an own client per request is the safe choice.
+        async with contextlib.AsyncExitStack() as stack:
+            http = self._ahttp or await stack.enter_async_context(
+                httpx.AsyncClient(timeout=self.timeout, verify=self.verify)
             )
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc) from None
+            sent_at = datetime.now(UTC)
+            try:
+                response = await http.request(
+                    request.method, request.url, headers=request.headers, content=request.content
+                )
+            except httpx.HTTPError as exc:
+                raise self._transport_error(request, exc) from None
         return self._parse(request, response, sent_at)
 
     def close(self) -> None:
@@ -198,9 +205,6 @@ class TokenClient:
             self._http = None
 
     async def aclose(self) -> None:
-        if self._ahttp is not None and self._owns_ahttp:
-            await self._ahttp.aclose()
-            self._ahttp = None
         self.close()
 
     def __enter__(self) -> TokenClient:

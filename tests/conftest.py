@@ -1,21 +1,131 @@
-"""Shared fixtures: the real vendor emulation on 127.0.0.1, and a canary check."""
+"""Shared fixtures: the real vendor emulation on 127.0.0.1, one Prefect test server for the
+session, and canary checks over text, the Prefect database and result storage."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import os
+import tempfile
+from pathlib import Path
 
-import pytest
+# Before Prefect is imported: a private home, result storage and no analytics, so tests never
+# touch (or read) a developer's ~/.prefect, and CI starts from nothing.
+_HOME = Path(tempfile.mkdtemp(prefix="pvt-prefect-"))
+os.environ["PREFECT_HOME"] = str(_HOME)
+os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_HOME / "storage")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_TO_API_BATCH_INTERVAL"] = "0.3"
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.pop("PREFECT_API_KEY", None)
 
-from prefect_vendortokens import TokenClient
-from prefect_vendortokens.testing import VendorSandbox, vendor_sandbox
+import sqlite3  # noqa: E402
+from collections.abc import Iterable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import pytest  # noqa: E402
+
+from prefect_vendortokens import TokenClient  # noqa: E402
+from prefect_vendortokens.testing import VendorSandbox, vendor_sandbox  # noqa: E402
 
 SCOPES = {"slashid": ("openid", "offline_access"), "oauth2": ("openid", "offline_access")}
+
+
+@dataclass
+class PrefectServer:
+    db_path: Path
+    storage: Path
+
+    def flush(self) -> None:
+        """Push buffered logs and events to the server before a scan."""
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)
+        EventsWorker.drain_all(timeout=10)
+
+    def scan(self, secrets: Iterable[str]) -> list[str]:
+        """Where any secret appears: every table and column of the database, the raw database
+        files, and every file in result storage."""
+        self.flush()
+        secrets = [s for s in secrets if s]
+        assert secrets, "a canary scan needs canaries"
+        hits: list[str] = []
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
+            tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+            assert "block_document" in tables and "log" in tables
+            for table in tables:
+                for row in db.execute(f'select * from "{table}"'):  # noqa: S608 - table names from sqlite
+                    text = " ".join(str(v) for v in row)
+                    hits += [f"{table}: {s[:6]}…" for s in secrets if s in text]
+        for path in [*self.db_path.parent.glob(self.db_path.name + "*"), *self.storage.rglob("*")]:
+            if path.is_file():
+                raw = path.read_bytes()
+                hits += [f"{path.name}: {s[:6]}…" for s in secrets if s.encode() in raw]
+        return hits
+
+    def log_text(self) -> str:
+        self.flush()
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
+            return "\n".join(r[0] for r in db.execute("select message from log"))
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[PrefectServer]:
+    """One Prefect test server for the whole session (it takes ~20 s to start here)."""
+    from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        url = PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+        db_path = Path(url.split("///", 1)[1])
+        yield PrefectServer(db_path=db_path, storage=Path(os.environ["PREFECT_LOCAL_STORAGE_PATH"]))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_cache() -> Iterator[None]:
+    """Each test starts with an empty process-wide token cache."""
+    from prefect_vendortokens import clear_token_cache
+
+    clear_token_cache()
+    yield
+    clear_token_cache()
 
 
 @pytest.fixture
 def sandbox() -> Iterator[VendorSandbox]:
     with vendor_sandbox() as sb:
         yield sb
+
+
+def block_for(sb: VendorSandbox, vendor: str, **kwargs):
+    """A VendorCredentials block for the sandbox's account of ``vendor``."""
+    from prefect_vendortokens import VendorCredentials
+
+    creds = sb.credentials(vendor)
+    kwargs.setdefault("scopes", list(SCOPES.get(vendor, ())))
+    kwargs.setdefault("client_secret", creds.client_secret)
+    return VendorCredentials(
+        vendor=vendor, token_url=sb.token_url(vendor), client_id=creds.client_id, **kwargs
+    )
+
+
+def api_call(vendor: str) -> tuple[str, str, dict | None]:
+    """One downstream call per vendor: method, path below api_url, JSON body."""
+    return {
+        "sqod": ("GET", "/api/v1/appointments?page=1&per_page=5", None),
+        "cobee": ("GET", "/companies/{company}/employees", None),
+        "slashid": ("GET", "/oauth2/userinfo", None),
+        "sqr": (
+            "POST",
+            "/v1/user-status",
+            {"filters": {}, "result_keys": [], "pagination": {"limit": 10, "offset": 0}},
+        ),
+        "resales_online": (
+            "POST",
+            "/v1/developments/7/units/update-by-name",
+            {"UntName": "A1", "UntStatus": "sold", "UntPrice": 1, "UntDirections": ""},
+        ),
+        "oauth2": ("GET", "/resource", None),
+    }[vendor]
 
 
 def client_for(sb: VendorSandbox, vendor: str, **kwargs) -> TokenClient:

@@ -1,0 +1,86 @@
+"""``VendorTokenAuth``: an ``httpx.Auth`` that never lets a stale token through.
+
+It adds the dialect's header from the manager's current token (refreshed before expiry); on a
+401 it asks for a new token only if the rejected one is still current (so a burst of 401s costs
+one token request) and replays the request once; a second 401 goes back to the caller.
+
+Bodies: a request whose body is in memory (bytes, JSON, form, files read by httpx) is replayed.
+A streaming body (a generator) cannot be sent twice without buffering it all, so on a 401 it is
+not replayed: the token is still renewed and the 401 returned, and the caller's retry succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from typing import cast
+
+import httpx
+
+from .manager import TokenManager
+from .token import AccessToken
+
+
+class VendorTokenAuth(httpx.Auth):
+    """Bearer (or the dialect's header and scheme) from a ``TokenManager``."""
+
+    requires_request_body = False
+    requires_response_body = False
+
+    def __init__(
+        self, manager: TokenManager, header: str = "Authorization", scheme: str | None = "Bearer"
+    ) -> None:
+        self.manager = manager
+        self.header = header
+        self.scheme = scheme
+
+    def __repr__(self) -> str:
+        return f"VendorTokenAuth({self.manager.label!r}, header={self.header!r})"
+
+    def _flow(self, request: httpx.Request) -> Generator[httpx.Request | AccessToken | None, object, None]:
+        """Yields ``None`` to ask for the current token, an ``AccessToken`` to ask for one that
+        replaces it, and requests to send. The drivers below answer the token asks."""
+        token = cast(AccessToken, (yield None))
+        self._apply(request, token)
+        response = cast(httpx.Response, (yield request))
+        if response.status_code != 401:
+            return
+        renewed = cast(AccessToken, (yield token))  # renewed only if ``token`` is still current
+        if renewed.fingerprint == token.fingerprint or not _replayable(request):
+            return
+        self._apply(request, renewed)
+        yield request
+
+    def _apply(self, request: httpx.Request, token: AccessToken) -> None:
+        # The dialect decides the scheme (an empty scheme sends the token alone).
+        secret = token.secret()
+        request.headers[self.header] = f"{self.scheme} {secret}" if self.scheme else secret
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        flow = self._flow(request)
+        answer: object = None
+        while True:
+            try:
+                step = flow.send(answer)
+            except StopIteration:
+                return
+            if isinstance(step, httpx.Request):
+                answer = yield step
+            else:
+                answer = self.manager.get_token(rejected=step)
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        flow = self._flow(request)
+        answer: object = None
+        while True:
+            try:
+                step = flow.send(answer)
+            except StopIteration:
+                return
+            if isinstance(step, httpx.Request):
+                answer = yield step
+            else:
+                answer = await self.manager.aget_token(rejected=step)
+
+
+def _replayable(request: httpx.Request) -> bool:
+    return isinstance(request.stream, httpx.ByteStream)

@@ -1,0 +1,223 @@
+"""``VendorCredentials``: one vendor account as a Prefect block.
+
+The block is configuration. Tokens live in the process-wide ``TokenManager`` for the account
+(``manager.py``), so loading the same block in a hundred tasks of one flow run costs one token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import ssl
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+from prefect._internal.compatibility.async_dispatch import async_dispatch
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, SecretStr, model_validator
+
+from .auth import VendorTokenAuth
+from .client import TokenClient
+from .dialect import TokenDialect
+from .errors import DialectError
+from .manager import StaticClientSource, TokenManager, manager_for
+from .presets import get_dialect
+from .token import AccessToken
+
+VendorName = Literal["sqod", "cobee", "slashid", "sqr", "resales_online", "oauth2", "custom"]
+
+
+class VendorCredentials(CredentialsBlock):
+    """A vendor API account: how to get its tokens, and the client credentials to get them with.
+
+    Tokens are fetched on first use, cached for the whole process, refreshed before expiry and
+    never stored in the block.
+    """
+
+    _block_type_name = "Vendor Credentials"
+    _block_type_slug = "vendor-credentials"
+    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/fb3f4debabcda1c5a3aeea4f5b3f94c28845e23e-250x250.png"
+    _documentation_url = "https://github.com/prefect-vendortokens/prefect-vendortokens#readme"  # type: ignore[assignment]
+    _description = (
+        "Client credentials for a vendor API with short-lived tokens "
+        "(SQOD, Cobee, SlashID, SQR, Resales-Online or any OAuth2 dialect)."
+    )
+    _code_example = """
+```python
+from prefect_vendortokens import VendorCredentials
+
+vendor_credentials_block = VendorCredentials.load("BLOCK_NAME")
+token = vendor_credentials_block.get_token()          # a valid AccessToken, cached per process
+with vendor_credentials_block.get_client() as client:  # bearer header, refresh, 401 replay
+    client.get("https://api.vendor.example/v1/things")
+```
+"""
+
+    vendor: VendorName = Field(
+        default="oauth2",
+        description="Vendor preset, or 'custom' to describe the token endpoint in the dialect field.",
+    )
+    dialect: TokenDialect | None = Field(
+        default=None,
+        description="The token endpoint's dialect; only with vendor 'custom'.",
+    )
+    token_url: str | None = Field(
+        default=None,
+        description="Token endpoint URL; defaults to the preset's documented URL.",
+    )
+    client_id: str | None = Field(default=None, description="OAuth client id.")
+    client_secret: SecretStr | None = Field(default=None, description="OAuth client secret.")
+    scopes: list[str] = Field(default_factory=list, description="Scopes to ask for.")
+    extra: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra values the dialect needs, such as an audience or a customer id.",
+    )
+    refresh_margin: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds before expiry to renew a token; empty for 10% of its lifetime (10 s to 5 min).",
+    )
+    timeout: float = Field(default=30.0, gt=0, description="Timeout in seconds for each HTTP request.")
+    verify_tls: bool = Field(default=True, description="Verify TLS certificates.")
+    ca_bundle_path: str | None = Field(
+        default=None, description="Path to a CA bundle (PEM) to verify the vendor with."
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Allow a plain-http token URL on a non-loopback host (never do this in production).",
+    )
+
+    # --- validation -----------------------------------------------------------------------
+    @model_validator(mode="after")
+    def _check_config(self) -> VendorCredentials:
+        name = self._label()
+        if self.vendor == "custom" and self.dialect is None:
+            raise ValueError(f"{name}: vendor 'custom' needs a dialect")
+        if self.vendor != "custom" and self.dialect is not None:
+            raise ValueError(
+                f"{name}: a dialect is only used with vendor 'custom' (got vendor {self.vendor!r})"
+            )
+        url = self.effective_token_url
+        if not url:
+            raise ValueError(f"{name}: no token_url given and the {self.vendor!r} preset has no default")
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{name}: token_url must be an http(s) URL, got {parts.scheme or 'no'} scheme")
+        if parts.scheme == "http" and not (self.allow_insecure_http or _is_loopback(parts.hostname)):
+            raise ValueError(
+                f"{name}: token_url uses plain http on {parts.hostname}; use https, a loopback host, "
+                "or set allow_insecure_http"
+            )
+        self._check_secrets(name)
+        return self
+
+    def _check_secrets(self, name: str) -> None:
+        if not self.client_id or self.client_secret is None:
+            raise ValueError(f"{name}: client_id and client_secret are required")
+
+    # --- configuration ------------------------------------------------------------------
+    def _label(self) -> str:
+        block = getattr(self, "_block_document_name", None)
+        return f"block {block!r}" if block else f"VendorCredentials({self.vendor})"
+
+    @property
+    def effective_dialect(self) -> TokenDialect:
+        return self.dialect if self.dialect is not None else get_dialect(self.vendor)
+
+    @property
+    def effective_token_url(self) -> str | None:
+        if self.token_url:
+            return self.token_url
+        return (
+            self.dialect.default_token_url
+            if self.dialect is not None
+            else get_dialect(self.vendor).default_token_url
+        )
+
+    def _verify(self) -> bool | ssl.SSLContext:
+        if self.ca_bundle_path:
+            return ssl.create_default_context(cafile=self.ca_bundle_path)
+        return self.verify_tls
+
+    def _account(self) -> dict[str, Any]:
+        """What identifies the account (no secret), for the process-wide token cache key."""
+        return {
+            "dialect": self.effective_dialect.model_dump(mode="json"),
+            "token_url": self.effective_token_url,
+            "client_id": self.client_id,
+            "scopes": sorted(self.scopes),
+            "extra": self.extra,
+        }
+
+    def cache_key(self) -> str:
+        account = self._account()
+        if self.client_secret is not None:  # a changed inline secret is a different account
+            account["secret"] = hashlib.sha256(self.client_secret.get_secret_value().encode()).hexdigest()
+        return hashlib.sha256(json.dumps(account, sort_keys=True).encode()).hexdigest()
+
+    def _token_client(self, client_id: str, client_secret: SecretStr) -> TokenClient:
+        try:
+            return TokenClient(
+                self.effective_dialect,
+                self.effective_token_url,
+                client_id,
+                client_secret,
+                scopes=self.scopes,
+                extra=self.extra,
+                timeout=self.timeout,
+                verify=self._verify(),
+            )
+        except DialectError:
+            raise
+        except (ValueError, OSError) as exc:  # e.g. an unreadable CA bundle
+            raise DialectError(f"{self._label()}: {type(exc).__name__}: {exc}", vendor=self.vendor) from None
+
+    def _source(self) -> Any:
+        if not self.client_id or self.client_secret is None:  # validated, but keep type checkers honest
+            raise DialectError(
+                f"{self._label()}: client_id and client_secret are required", vendor=self.vendor
+            )
+        return StaticClientSource(self._token_client(self.client_id, self.client_secret))
+
+    def manager(self) -> TokenManager:
+        """The process-wide token manager of this account."""
+        return manager_for(self.cache_key(), self._source, margin=self.refresh_margin, label=self._label())
+
+    # --- tokens -------------------------------------------------------------------------
+    async def aget_token(self, force_refresh: bool = False) -> AccessToken:
+        """A valid token (cached per process; one request for all concurrent callers)."""
+        return await self.manager().aget_token(force=force_refresh)
+
+    @async_dispatch(aget_token)
+    def get_token(self, force_refresh: bool = False) -> AccessToken:
+        """A valid token (cached per process; one request for all concurrent callers)."""
+        return self.manager().get_token(force=force_refresh)
+
+    # --- HTTP clients -------------------------------------------------------------------
+    def auth(self) -> VendorTokenAuth:
+        """An ``httpx.Auth`` for your own client: header, refresh before expiry, 401 replay."""
+        dialect = self.effective_dialect
+        return VendorTokenAuth(self.manager(), dialect.auth_header, dialect.auth_scheme)
+
+    def get_client(self, **httpx_kwargs: Any) -> httpx.Client:
+        """An ``httpx.Client`` that authenticates every request with this account's token."""
+        httpx_kwargs.setdefault("timeout", self.timeout)
+        httpx_kwargs.setdefault("verify", self._verify())
+        return httpx.Client(auth=self.auth(), **httpx_kwargs)
+
+    def get_async_client(self, **httpx_kwargs: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` that authenticates every request with this account's token."""
+        httpx_kwargs.setdefault("timeout", self.timeout)
+        httpx_kwargs.setdefault("verify", self._verify())
+        return httpx.AsyncClient(auth=self.auth(), **httpx_kwargs)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

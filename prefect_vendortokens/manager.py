@@ -1,0 +1,277 @@
+"""``TokenManager``: one per vendor account per process.
+
+It holds the current token (the process-wide cache), lets exactly one token request per account
+be in flight at a time for all threads and all event loops of the process (the others wait on a
+``concurrent.futures.Future`` and get its result or its error), and after a failure answers the
+same error for a short window instead of hammering the vendor (Retry-After sets the window).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .client import TokenClient
+from .errors import CredentialsRejectedError, TokenError, TokenRejectedError, TokenTransportError
+from .flight import Plan, adrive, drive
+from .token import AccessToken
+
+logger = logging.getLogger("prefect_vendortokens")
+
+FAILURE_WINDOW = 1.0  # seconds an error is answered again without a new request
+MAX_FAILURE_WINDOW = 300.0
+MAX_WAIT = 300.0  # bound on waiting for another caller's token request
+
+
+class ClientSource(Protocol):
+    """Where a manager gets its ``TokenClient``; ``fresh=True`` re-reads the credentials."""
+
+    reloadable: bool
+
+    def client(self, fresh: bool = False) -> TokenClient: ...
+
+    async def aclient(self, fresh: bool = False) -> TokenClient: ...
+
+
+class StaticClientSource:
+    """A fixed client (inline credentials)."""
+
+    reloadable = False
+
+    def __init__(self, client: TokenClient) -> None:
+        self._client = client
+
+    def client(self, fresh: bool = False) -> TokenClient:
+        return self._client
+
+    async def aclient(self, fresh: bool = False) -> TokenClient:
+        return self._client
+
+
+# Operations a plan yields (see flight.py).
+@dataclass(frozen=True)
+class Fetch:
+    pass
+
+
+@dataclass(frozen=True)
+class Refresh:
+    token: AccessToken
+
+
+@dataclass(frozen=True)
+class ReloadCredentials:
+    pass
+
+
+class _LeaderGone(Exception):
+    """The caller doing the request was cancelled; waiters try again."""
+
+
+@dataclass
+class _Failure:
+    error: TokenError
+    until: float  # time.monotonic()
+
+
+class TokenManager:
+    """The current token of one account, and the only way to get a new one in this process."""
+
+    def __init__(
+        self, key: str, source: ClientSource, *, margin: float | None = None, label: str = ""
+    ) -> None:
+        self.key = key
+        self.source = source
+        self.margin = margin
+        self.label = label or key[:12]
+        self._lock = threading.Lock()
+        self._token: AccessToken | None = None
+        self._flight: concurrent.futures.Future[AccessToken] | None = None
+        self._failure: _Failure | None = None
+        self.requests = 0  # token requests this manager started (fetch or refresh)
+
+    def __repr__(self) -> str:
+        return f"TokenManager({self.label!r}, token={self._token!r})"
+
+    @property
+    def token(self) -> AccessToken | None:
+        return self._token
+
+    def forget(self) -> None:
+        """Drop the cached token and any failure window (the next call asks the vendor)."""
+        with self._lock:
+            self._token, self._failure = None, None
+
+    # --- the public pair ----------------------------------------------------------------
+    def get_token(
+        self, *, force: bool = False, rejected: AccessToken | None = None, use_refresh: bool = True
+    ) -> AccessToken:
+        """A valid token: the cached one, or one new request shared with every concurrent caller.
+
+        ``force`` asks for a new token even if the cached one is valid; ``rejected`` is a token an
+        API refused: a new one is requested only if it is still the current one. ``use_refresh``
+        False skips the refresh grant and asks for a fresh grant.
+        """
+        for _ in range(3):
+            step = self._begin(force, rejected)
+            if isinstance(step, AccessToken):
+                return step
+            future, leader = step
+            if leader:
+                return self._lead(future, lambda: drive(self._plan(use_refresh), self._perform))
+            try:
+                return future.result(timeout=MAX_WAIT)
+            except _LeaderGone:
+                continue
+            except concurrent.futures.TimeoutError:
+                raise self._wait_timeout() from None
+        raise self._wait_timeout()
+
+    async def aget_token(
+        self, *, force: bool = False, rejected: AccessToken | None = None, use_refresh: bool = True
+    ) -> AccessToken:
+        for _ in range(3):
+            step = self._begin(force, rejected)
+            if isinstance(step, AccessToken):
+                return step
+            future, leader = step
+            if leader:
+                return await self._alead(future, use_refresh)
+            try:
+                # shield: a cancelled waiter must not cancel the shared request for the others
+                return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), MAX_WAIT)
+            except _LeaderGone:
+                continue
+            except TimeoutError:
+                raise self._wait_timeout() from None
+        raise self._wait_timeout()
+
+    # --- shared decisions ---------------------------------------------------------------
+    def _begin(
+        self, force: bool, rejected: AccessToken | None
+    ) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:
+        with self._lock:
+            token = self._token
+            usable = token is not None and token.is_valid(self.margin) and not force
+            if usable and (rejected is None or rejected.fingerprint != token.fingerprint):
+                return token
+            if self._flight is not None:
+                return self._flight, False
+            if self._failure is not None and time.monotonic() < self._failure.until:
+                raise copy.copy(self._failure.error)
+            self._flight = concurrent.futures.Future()
+            return self._flight, True
+
+    def _plan(self, use_refresh: bool) -> Plan[AccessToken]:
+        """Refresh when the vendor allows it, else (or if the refresh is refused) a new grant; on
+        rejected credentials, re-read them once (a rotated secret) before giving up."""
+        current = self._token
+        if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:
+            try:
+                return (yield Refresh(current))
+            except TokenRejectedError as exc:
+                logger.info("%s: refresh refused (%s); asking for a new token", self.label, exc.status)
+        try:
+            return (yield Fetch())
+        except CredentialsRejectedError:
+            if not self.source.reloadable:
+                raise
+            logger.info("%s: credentials rejected; re-reading them once", self.label)
+        yield ReloadCredentials()
+        return (yield Fetch())
+
+    def _perform(self, op: Any) -> Any:
+        if isinstance(op, ReloadCredentials):
+            return self.source.client(fresh=True)
+        client = self.source.client()
+        self.requests += 1
+        return client.refresh(op.token) if isinstance(op, Refresh) else client.fetch()
+
+    async def _aperform(self, op: Any) -> Any:
+        if isinstance(op, ReloadCredentials):
+            return await self.source.aclient(fresh=True)
+        client = await self.source.aclient()
+        self.requests += 1
+        return await (client.arefresh(op.token) if isinstance(op, Refresh) else client.afetch())
+
+    def _lead(
+        self, future: concurrent.futures.Future[AccessToken], run: Callable[[], AccessToken]
+    ) -> AccessToken:
+        try:
+            token = run()
+        except TokenError as exc:
+            self._finish(future, error=exc)
+            raise
+        except BaseException:
+            self._finish(future, gone=True)
+            raise
+        self._finish(future, token=token)
+        return token
+
+    async def _alead(self, future: concurrent.futures.Future[AccessToken], use_refresh: bool) -> AccessToken:
+        try:
+            token = await adrive(self._plan(use_refresh), self._aperform)
+        except TokenError as exc:
+            self._finish(future, error=exc)
+            raise
+        except BaseException:  # cancelled: let a waiter lead instead
+            self._finish(future, gone=True)
+            raise
+        self._finish(future, token=token)
+        return token
+
+    def _finish(
+        self,
+        future: concurrent.futures.Future[AccessToken],
+        *,
+        token: AccessToken | None = None,
+        error: TokenError | None = None,
+        gone: bool = False,
+    ) -> None:
+        with self._lock:
+            self._flight = None
+            if token is not None:
+                self._token, self._failure = token, None
+            elif error is not None:
+                retry_after = getattr(error, "retry_after", None)
+                window = min(retry_after, MAX_FAILURE_WINDOW) if retry_after else FAILURE_WINDOW
+                self._failure = _Failure(error, time.monotonic() + window)
+        if token is not None:
+            logger.debug("%s: new %s", self.label, token.describe())
+            future.set_result(token)
+        elif error is not None:
+            future.set_exception(error)
+        elif gone:
+            future.set_exception(_LeaderGone())
+
+    def _wait_timeout(self) -> TokenTransportError:
+        return TokenTransportError(f"{self.label}: gave up waiting for a concurrent token request")
+
+
+# --- the process-wide registry --------------------------------------------------------------
+_registry: dict[str, TokenManager] = {}
+_registry_lock = threading.Lock()
+
+
+def manager_for(
+    key: str, make_source: Callable[[], ClientSource], *, margin: float | None = None, label: str = ""
+) -> TokenManager:
+    """The process's manager for the account ``key`` (created on first use)."""
+    with _registry_lock:
+        manager = _registry.get(key)
+        if manager is None:
+            manager = _registry[key] = TokenManager(key, make_source(), margin=margin, label=label)
+        return manager
+
+
+def clear_token_cache() -> None:
+    """Forget every cached token of this process (tests, or after changing credentials)."""
+    with _registry_lock:
+        _registry.clear()
