@@ -13,6 +13,14 @@ from .errors import (
     TokenRejectedError,
     TokenResponseError,
     TokenTransportError,
+    VaultAuthError,
+    VaultError,
+    VaultKVVersionError,
+    VaultPermissionError,
+    VaultSealedError,
+    VaultSecretNotFoundError,
+    VaultTLSError,
+    VaultUnreachableError,
     VendorUnavailableError,
 )
 from .manager import TokenManager, clear_token_cache
@@ -20,6 +28,7 @@ from .pkce import Pkce
 from .presets import DIALECT_NAMES, get_dialect
 from .retry import RetryPolicy
 from .token import AccessToken, ExpirySource, RedactedTokenError
+from .vault import VaultCredentials
 
 __version__ = "0.1.0"
 
@@ -43,6 +52,15 @@ __all__ = [
     "TokenRejectedError",
     "TokenResponseError",
     "TokenTransportError",
+    "VaultAuthError",
+    "VaultCredentials",
+    "VaultError",
+    "VaultKVVersionError",
+    "VaultPermissionError",
+    "VaultSealedError",
+    "VaultSecretNotFoundError",
+    "VaultTLSError",
+    "VaultUnreachableError",
     "VendorCredentials",
     "VendorTokenAuth",
     "VendorUnavailableError",

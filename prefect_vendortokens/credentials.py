@@ -6,10 +6,12 @@ The block is configuration. Tokens live in the process-wide ``TokenManager`` for
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import json
 import ssl
+import threading
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -21,10 +23,11 @@ from pydantic import Field, SecretStr, model_validator
 from .auth import VendorTokenAuth
 from .client import TokenClient
 from .dialect import TokenDialect
-from .errors import DialectError
-from .manager import StaticClientSource, TokenManager, manager_for
+from .errors import DialectError, VaultSecretNotFoundError
+from .manager import ClientSource, StaticClientSource, TokenManager, manager_for
 from .presets import get_dialect
 from .token import AccessToken
+from .vault import VaultCredentials
 
 VendorName = Literal["sqod", "cobee", "slashid", "sqr", "resales_online", "oauth2", "custom"]
 
@@ -88,6 +91,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         default=False,
         description="Allow a plain-http token URL on a non-loopback host (never do this in production).",
     )
+    vault: VaultCredentials | None = Field(
+        default=None,
+        description="Read the client id and secret from this Vault at use time instead of storing them here.",
+    )
+    vault_path: str | None = Field(default=None, description="Path of the KV secret in Vault.")
+    vault_mount: str = Field(default="secret", description="KV mount the secret is in.")
+    vault_version: int | None = Field(
+        default=None, ge=1, description="Pin a KV v2 version; empty for the latest."
+    )
+    vault_client_id_key: str = Field(default="client_id", description="Key of the client id in the secret.")
+    vault_client_secret_key: str = Field(
+        default="client_secret", description="Key of the client secret in the secret."
+    )
 
     # --- validation -----------------------------------------------------------------------
     @model_validator(mode="after")
@@ -114,8 +130,18 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return self
 
     def _check_secrets(self, name: str) -> None:
+        if self.vault is not None:
+            if not self.vault_path:
+                raise ValueError(f"{name}: a Vault reference needs vault_path")
+            if self.client_secret is not None:
+                raise ValueError(
+                    f"{name}: give either an inline client_secret or a Vault reference, not both"
+                )
+            return
+        if self.vault_path:
+            raise ValueError(f"{name}: vault_path is set but no vault block is given")
         if not self.client_id or self.client_secret is None:
-            raise ValueError(f"{name}: client_id and client_secret are required")
+            raise ValueError(f"{name}: client_id and client_secret are required (or a Vault reference)")
 
     # --- configuration ------------------------------------------------------------------
     def _label(self) -> str:
@@ -149,6 +175,15 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "client_id": self.client_id,
             "scopes": sorted(self.scopes),
             "extra": self.extra,
+            "vault": None
+            if self.vault is None
+            else {
+                "session": self.vault.session_key(),
+                "mount": self.vault_mount,
+                "path": self.vault_path,
+                "version": self.vault_version,
+                "keys": [self.vault_client_id_key, self.vault_client_secret_key],
+            },
         }
 
     def cache_key(self) -> str:
@@ -174,7 +209,9 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         except (ValueError, OSError) as exc:  # e.g. an unreadable CA bundle
             raise DialectError(f"{self._label()}: {type(exc).__name__}: {exc}", vendor=self.vendor) from None
 
-    def _source(self) -> Any:
+    def _source(self) -> ClientSource:
+        if self.vault is not None:
+            return VaultClientSource(self)
         if not self.client_id or self.client_secret is None:  # validated, but keep type checkers honest
             raise DialectError(
                 f"{self._label()}: client_id and client_secret are required", vendor=self.vendor
@@ -212,6 +249,51 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         httpx_kwargs.setdefault("timeout", self.timeout)
         httpx_kwargs.setdefault("verify", self._verify())
         return httpx.AsyncClient(auth=self.auth(), **httpx_kwargs)
+
+
+class VaultClientSource:
+    """Client id and secret read from Vault when a token is needed (through the Vault session's
+    read cache); the token client is rebuilt only when they change (a rotated secret)."""
+
+    reloadable = True
+
+    def __init__(self, block: VendorCredentials) -> None:
+        self._block = block
+        self._lock = threading.Lock()
+        self._client: TokenClient | None = None
+        self._fingerprint = ""
+
+    def client(self, fresh: bool = False) -> TokenClient:
+        block = self._block
+        assert block.vault is not None and block.vault_path  # noqa: S101 - validated by the block
+        data = block.vault.read_secret(
+            block.vault_path, mount=block.vault_mount, version=block.vault_version, fresh=fresh
+        )
+        client_id = block.client_id or data.get(block.vault_client_id_key)
+        secret = data.get(block.vault_client_secret_key)
+        missing = [
+            k
+            for k, v in ((block.vault_client_id_key, client_id), (block.vault_client_secret_key, secret))
+            if not v
+        ]
+        if missing:
+            raise VaultSecretNotFoundError(
+                f"{block._label()}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
+                f"(keys present: {', '.join(sorted(data)) or 'none'})",
+                address=block.vault.address,
+                namespace=block.vault.namespace,
+                mount=block.vault_mount,
+                path=block.vault_path,
+            )
+        fingerprint = hashlib.sha256(f"{client_id}\0{secret}".encode()).hexdigest()
+        with self._lock:
+            if fingerprint != self._fingerprint or self._client is None:
+                self._client = block._token_client(str(client_id), SecretStr(str(secret)))
+                self._fingerprint = fingerprint
+            return self._client
+
+    async def aclient(self, fresh: bool = False) -> TokenClient:
+        return await asyncio.to_thread(self.client, fresh)
 
 
 def _is_loopback(host: str) -> bool:
