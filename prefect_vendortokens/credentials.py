@@ -26,6 +26,7 @@ from .dialect import TokenDialect
 from .errors import DialectError, VaultSecretNotFoundError
 from .manager import ClientSource, StaticClientSource, TokenManager, manager_for
 from .presets import get_dialect
+from .store import PrefectTokenStore, TokenStore, VaultTokenStore
 from .token import AccessToken
 from .vault import VaultCredentials
 
@@ -104,6 +105,22 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     vault_client_secret_key: str = Field(
         default="client_secret", description="Key of the client secret in the secret."
     )
+    token_store: Literal["prefect", "vault", "memory"] = Field(
+        default="prefect",
+        description=(
+            "Where tokens are shared across processes and flow runs: encrypted Prefect block "
+            "documents, Vault KV v2, or only this process's memory."
+        ),
+    )
+    token_store_vault: VaultCredentials | None = Field(
+        default=None, description="Vault for the 'vault' token store; empty to use the vault field."
+    )
+    token_store_vault_mount: str = Field(
+        default="secret", description="KV v2 mount of the Vault token store."
+    )
+    token_store_vault_path: str = Field(
+        default="prefect-vendortokens/tokens", description="Path prefix of the Vault token store."
+    )
 
     # --- validation -----------------------------------------------------------------------
     @model_validator(mode="after")
@@ -127,6 +144,8 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
                 "or set allow_insecure_http"
             )
         self._check_secrets(name)
+        if self.token_store == "vault" and self.token_store_vault is None and self.vault is None:
+            raise ValueError(f"{name}: token_store 'vault' needs token_store_vault (or vault)")
         return self
 
     def _check_secrets(self, name: str) -> None:
@@ -218,9 +237,31 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             )
         return StaticClientSource(self._token_client(self.client_id, self.client_secret))
 
+    def _store(self) -> TokenStore | None:
+        if self.token_store == "prefect":
+            return PrefectTokenStore()
+        if self.token_store == "vault":
+            vault = self.token_store_vault or self.vault
+            return VaultTokenStore(vault, self.token_store_vault_mount, self.token_store_vault_path)
+        return None
+
     def manager(self) -> TokenManager:
         """The process-wide token manager of this account."""
-        return manager_for(self.cache_key(), self._source, margin=self.refresh_margin, label=self._label())
+        return manager_for(
+            self.cache_key(),
+            self._source,
+            margin=self.refresh_margin,
+            label=self._label(),
+            make_store=self._store,
+        )
+
+    def rotate(self, horizon: float = 0.0) -> tuple[AccessToken, bool]:
+        """Make sure the shared token is valid for at least ``horizon`` more seconds. Returns the
+        token and whether a new one was requested (the rotation flow's unit of work)."""
+        manager = self.manager()
+        before = manager.requests
+        token = manager.get_token(min_ttl=horizon)
+        return token, manager.requests != before
 
     # --- tokens -------------------------------------------------------------------------
     async def aget_token(self, force_refresh: bool = False) -> AccessToken:

@@ -16,12 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .client import TokenClient
 from .errors import CredentialsRejectedError, TokenError, TokenRejectedError, TokenTransportError
 from .flight import Plan, adrive, drive
 from .token import AccessToken
+
+if TYPE_CHECKING:
+    from .store import TokenStore
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -71,6 +74,31 @@ class ReloadCredentials:
     pass
 
 
+@dataclass(frozen=True)
+class StoreRead:
+    pass
+
+
+@dataclass(frozen=True)
+class StoreWrite:
+    token: AccessToken
+
+
+@dataclass(frozen=True)
+class _Want:
+    """What the caller will accept: see ``TokenManager.get_token``."""
+
+    force: bool = False
+    rejected: AccessToken | None = None
+    use_refresh: bool = True
+    min_ttl: float = 0.0
+
+    def accepts(self, token: AccessToken | None, margin: float | None) -> bool:
+        if token is None or self.force or not token.is_valid(margin) or token.expires_within(self.min_ttl):
+            return False
+        return self.rejected is None or self.rejected.fingerprint != token.fingerprint
+
+
 class _LeaderGone(Exception):
     """The caller doing the request was cancelled; waiters try again."""
 
@@ -85,10 +113,17 @@ class TokenManager:
     """The current token of one account, and the only way to get a new one in this process."""
 
     def __init__(
-        self, key: str, source: ClientSource, *, margin: float | None = None, label: str = ""
+        self,
+        key: str,
+        source: ClientSource,
+        *,
+        margin: float | None = None,
+        label: str = "",
+        store: TokenStore | None = None,
     ) -> None:
         self.key = key
         self.source = source
+        self.store = store
         self.margin = margin
         self.label = label or key[:12]
         self._lock = threading.Lock()
@@ -111,21 +146,29 @@ class TokenManager:
 
     # --- the public pair ----------------------------------------------------------------
     def get_token(
-        self, *, force: bool = False, rejected: AccessToken | None = None, use_refresh: bool = True
+        self,
+        *,
+        force: bool = False,
+        rejected: AccessToken | None = None,
+        use_refresh: bool = True,
+        min_ttl: float = 0.0,
     ) -> AccessToken:
-        """A valid token: the cached one, or one new request shared with every concurrent caller.
+        """A valid token: the cached one, the shared store's, or one new request shared with
+        every concurrent caller of the process (and, with a store, of every process).
 
         ``force`` asks for a new token even if the cached one is valid; ``rejected`` is a token an
         API refused: a new one is requested only if it is still the current one. ``use_refresh``
-        False skips the refresh grant and asks for a fresh grant.
+        False skips the refresh grant. ``min_ttl`` wants a token valid at least that much longer
+        (the rotation flow's horizon).
         """
+        want = _Want(force, rejected, use_refresh, min_ttl)
         for _ in range(3):
-            step = self._begin(force, rejected)
+            step = self._begin(want)
             if isinstance(step, AccessToken):
                 return step
             future, leader = step
             if leader:
-                return self._lead(future, lambda: drive(self._plan(use_refresh), self._perform))
+                return self._lead(future, lambda: self._acquire(want))
             try:
                 return future.result(timeout=MAX_WAIT)
             except _LeaderGone:
@@ -135,15 +178,21 @@ class TokenManager:
         raise self._wait_timeout()
 
     async def aget_token(
-        self, *, force: bool = False, rejected: AccessToken | None = None, use_refresh: bool = True
+        self,
+        *,
+        force: bool = False,
+        rejected: AccessToken | None = None,
+        use_refresh: bool = True,
+        min_ttl: float = 0.0,
     ) -> AccessToken:
+        want = _Want(force, rejected, use_refresh, min_ttl)
         for _ in range(3):
-            step = self._begin(force, rejected)
+            step = self._begin(want)
             if isinstance(step, AccessToken):
                 return step
             future, leader = step
             if leader:
-                return await self._alead(future, use_refresh)
+                return await self._alead(future, want)
             try:
                 # shield: a cancelled waiter must not cancel the shared request for the others
                 return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), MAX_WAIT)
@@ -153,15 +202,31 @@ class TokenManager:
                 raise self._wait_timeout() from None
         raise self._wait_timeout()
 
+    # --- the leader: sync and async drivers of one plan ---------------------------------
+    def _acquire(self, want: _Want) -> AccessToken:
+        if self.store is None:
+            return drive(self._plan(want), self._perform)
+        peek = self._store_read_sync()  # fast path: another process already refreshed
+        if want.accepts(peek, self.margin):
+            return peek  # type: ignore[return-value]
+        with self.store.lock(self.key):
+            return drive(self._plan(want), self._perform)
+
+    async def _aacquire(self, want: _Want) -> AccessToken:
+        if self.store is None:
+            return await adrive(self._plan(want), self._aperform)
+        peek = await self._store_read_async()
+        if want.accepts(peek, self.margin):
+            return peek  # type: ignore[return-value]
+        async with self.store.alock(self.key):
+            return await adrive(self._plan(want), self._aperform)
+
     # --- shared decisions ---------------------------------------------------------------
-    def _begin(
-        self, force: bool, rejected: AccessToken | None
-    ) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:
+    def _begin(self, want: _Want) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:
         with self._lock:
             token = self._token
-            usable = token is not None and token.is_valid(self.margin) and not force
-            if usable and (rejected is None or rejected.fingerprint != token.fingerprint):
-                return token
+            if want.accepts(token, self.margin):
+                return token  # type: ignore[return-value]
             if self._flight is not None:
                 return self._flight, False
             if self._failure is not None and time.monotonic() < self._failure.until:
@@ -169,10 +234,22 @@ class TokenManager:
             self._flight = concurrent.futures.Future()
             return self._flight, True
 
-    def _plan(self, use_refresh: bool) -> Plan[AccessToken]:
-        """Refresh when the vendor allows it, else (or if the refresh is refused) a new grant; on
-        rejected credentials, re-read them once (a rotated secret) before giving up."""
+    def _plan(self, want: _Want) -> Plan[AccessToken]:
+        """With a store (and its lock held): take the stored token if it will do. Else refresh
+        when the vendor allows it, or a new grant (also when the refresh is refused); on rejected
+        credentials re-read them once (a rotated secret) before giving up. Write back."""
         current = self._token
+        if self.store is not None:
+            stored = yield StoreRead()
+            if want.accepts(stored, self.margin):
+                return stored
+            current = stored or current  # the newest refresh token is the stored one
+        token = yield from self._obtain(current, want.use_refresh)
+        if self.store is not None:
+            yield StoreWrite(token)
+        return token
+
+    def _obtain(self, current: AccessToken | None, use_refresh: bool) -> Plan[AccessToken]:
         if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:
             try:
                 return (yield Refresh(current))
@@ -188,6 +265,10 @@ class TokenManager:
         return (yield Fetch())
 
     def _perform(self, op: Any) -> Any:
+        if isinstance(op, StoreRead):
+            return self._store_read_sync()
+        if isinstance(op, StoreWrite):
+            return self._store_write_sync(op.token)
         if isinstance(op, ReloadCredentials):
             return self.source.client(fresh=True)
         client = self.source.client()
@@ -195,6 +276,10 @@ class TokenManager:
         return client.refresh(op.token) if isinstance(op, Refresh) else client.fetch()
 
     async def _aperform(self, op: Any) -> Any:
+        if isinstance(op, StoreRead):
+            return await self._store_read_async()
+        if isinstance(op, StoreWrite):
+            return await self._store_write_async(op.token)
         if isinstance(op, ReloadCredentials):
             return await self.source.aclient(fresh=True)
         client = await self.source.aclient()
@@ -215,9 +300,45 @@ class TokenManager:
         self._finish(future, token=token)
         return token
 
-    async def _alead(self, future: concurrent.futures.Future[AccessToken], use_refresh: bool) -> AccessToken:
+    # A store that cannot be read or written degrades to this process's own token (with a
+    # warning) rather than failing the flow; the lock, which guards refresh tokens, does not.
+    def _store_read_sync(self) -> AccessToken | None:
+        assert self.store is not None  # noqa: S101
         try:
-            token = await adrive(self._plan(use_refresh), self._aperform)
+            return self.store.read(self.key)
+        except Exception as exc:
+            logger.warning(
+                "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
+            )
+            return None
+
+    async def _store_read_async(self) -> AccessToken | None:
+        assert self.store is not None  # noqa: S101
+        try:
+            return await self.store.aread(self.key)
+        except Exception as exc:
+            logger.warning(
+                "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
+            )
+            return None
+
+    def _store_write_sync(self, token: AccessToken) -> None:
+        assert self.store is not None  # noqa: S101
+        try:
+            self.store.write(self.key, token)
+        except Exception as exc:
+            logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
+
+    async def _store_write_async(self, token: AccessToken) -> None:
+        assert self.store is not None  # noqa: S101
+        try:
+            await self.store.awrite(self.key, token)
+        except Exception as exc:
+            logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
+
+    async def _alead(self, future: concurrent.futures.Future[AccessToken], want: _Want) -> AccessToken:
+        try:
+            token = await self._aacquire(want)
         except TokenError as exc:
             self._finish(future, error=exc)
             raise
@@ -261,13 +382,19 @@ _registry_lock = threading.Lock()
 
 
 def manager_for(
-    key: str, make_source: Callable[[], ClientSource], *, margin: float | None = None, label: str = ""
+    key: str,
+    make_source: Callable[[], ClientSource],
+    *,
+    margin: float | None = None,
+    label: str = "",
+    make_store: Callable[[], TokenStore | None] = lambda: None,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
     with _registry_lock:
         manager = _registry.get(key)
         if manager is None:
-            manager = _registry[key] = TokenManager(key, make_source(), margin=margin, label=label)
+            manager = TokenManager(key, make_source(), margin=margin, label=label, store=make_store())
+            _registry[key] = manager
         return manager
 
 

@@ -112,6 +112,10 @@ class VaultSession:
             self.reads += 1
         return dict(data)
 
+    def call(self, fn: Callable[[hvac.Client], T], *, mount: str | None = None, path: str | None = None) -> T:
+        """Run ``fn(client)`` with a live token, re-login on 403, and typed errors."""
+        return self._authorized(lambda: fn(self._client), mount=mount, path=path)
+
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()

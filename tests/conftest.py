@@ -103,6 +103,7 @@ def block_for(sb: VendorSandbox, vendor: str, **kwargs):
     creds = sb.credentials(vendor)
     kwargs.setdefault("scopes", list(SCOPES.get(vendor, ())))
     kwargs.setdefault("client_secret", creds.client_secret)
+    kwargs.setdefault("token_store", "memory")  # tests of the shared stores ask for them
     return VendorCredentials(
         vendor=vendor, token_url=sb.token_url(vendor), client_id=creds.client_id, **kwargs
     )

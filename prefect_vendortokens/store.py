@@ -1,0 +1,282 @@
+"""Shared token stores: one token per account for every process and flow run.
+
+- ``PrefectTokenStore`` (the default): a "Vendor Token" block document per account. Block
+  documents are encrypted at rest and the token sits in a secret field, so the token never
+  appears in plaintext in Prefect's database.
+- ``VaultTokenStore``: a KV v2 secret per account, written with check-and-set.
+
+Both serialise refreshes across processes with a Prefect global concurrency limit of 1 per
+account: the holder re-reads the store, refreshes if still needed and writes back before
+releasing, so a rotated refresh token is never sent twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from .errors import TokenError, VaultError, VaultSecretNotFoundError
+from .token import AccessToken, ExpirySource
+
+logger = logging.getLogger("prefect_vendortokens")
+LOCK_TIMEOUT = 120.0
+LOCK_LEASE = 60.0
+
+
+class TokenStoreError(TokenError):
+    """The shared token store or its lock could not be used."""
+
+    retryable = True
+
+
+# --- the stored form -------------------------------------------------------------------------
+def dump_token(token: AccessToken) -> str:
+    """JSON with the secrets in clear, for a store that keeps it in a secret field."""
+
+    def reveal(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return json.dumps(
+        {
+            "access_token": token.secret(),
+            "refresh_token": reveal(token.refresh_token),
+            "id_token": reveal(token.id_token),
+            "token_type": token.token_type,
+            "scope": token.scope,
+            "issued_at": token.issued_at.isoformat(),
+            "expires_at": token.expires_at.isoformat(),
+            "expiry_source": token.expiry_source.value,
+            "vendor": token.vendor,
+        }
+    )
+
+
+def load_token(raw: str) -> AccessToken | None:
+    try:
+        data = json.loads(raw)
+        return AccessToken(
+            access_token=SecretStr(data["access_token"]),
+            refresh_token=SecretStr(data["refresh_token"]) if data.get("refresh_token") else None,
+            id_token=SecretStr(data["id_token"]) if data.get("id_token") else None,
+            token_type=data.get("token_type") or "Bearer",
+            scope=data.get("scope"),
+            issued_at=datetime.fromisoformat(data["issued_at"]),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            expiry_source=ExpirySource(data["expiry_source"]),
+            vendor=data.get("vendor"),
+        )
+    except (ValueError, KeyError, TypeError):
+        logger.warning("ignoring an unreadable stored token")
+        return None
+
+
+class TokenStore(Protocol):
+    """Where tokens are shared. ``lock``/``alock`` serialise refreshes of one account."""
+
+    name: str
+
+    def read(self, key: str) -> AccessToken | None: ...
+    async def aread(self, key: str) -> AccessToken | None: ...
+    def write(self, key: str, token: AccessToken) -> None: ...
+    async def awrite(self, key: str, token: AccessToken) -> None: ...
+    def lock(self, key: str) -> contextlib.AbstractContextManager[None]: ...
+    def alock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+
+
+# --- cross-process lock: a Prefect global concurrency limit of 1 per account -------------------
+def _limit_name(key: str) -> str:
+    return f"vendortokens-refresh-{key[:24]}"
+
+
+def _ensure_limit(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another process won the race
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
+async def _aensure_limit(name: str) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    async with get_client() as client:
+        try:
+            await client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):
+                await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+
+
+class _PrefectLock:
+    """``lock``/``alock`` shared by the stores."""
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        from prefect.concurrency.sync import concurrency
+
+        name = _limit_name(key)
+        try:
+            _ensure_limit(name)
+            ctx = concurrency(name, timeout_seconds=LOCK_TIMEOUT, lease_duration=LOCK_LEASE, strict=True)
+            ctx.__enter__()
+        except Exception as exc:
+            raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
+        try:
+            yield
+        finally:
+            ctx.__exit__(None, None, None)
+
+    @contextlib.asynccontextmanager
+    async def alock(self, key: str) -> AsyncIterator[None]:
+        from prefect.concurrency.asyncio import concurrency
+
+        name = _limit_name(key)
+        try:
+            await _aensure_limit(name)
+            ctx = concurrency(name, timeout_seconds=LOCK_TIMEOUT, lease_duration=LOCK_LEASE, strict=True)
+            await ctx.__aenter__()
+        except Exception as exc:
+            raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
+        try:
+            yield
+        finally:
+            await ctx.__aexit__(None, None, None)
+
+
+# --- Prefect block store -----------------------------------------------------------------------
+class StoredVendorToken(Block):
+    """A vendor token shared by flow runs, written by prefect-vendortokens (do not edit)."""
+
+    _block_type_name = "Vendor Token"
+    _block_type_slug = "vendor-token"
+    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/fb3f4debabcda1c5a3aeea4f5b3f94c28845e23e-250x250.png"
+    _documentation_url = "https://github.com/prefect-vendortokens/prefect-vendortokens#shared-token-store"  # type: ignore[assignment]
+    _code_example = """
+```python
+from prefect_vendortokens.store import StoredVendorToken
+
+stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by the token manager
+```
+"""
+
+    token: SecretStr = Field(description="The token and its refresh token, as JSON.")
+    fingerprint: str = Field(description="The token's fingerprint, safe to show.")
+    vendor: str | None = Field(default=None, description="The vendor dialect.")
+    expires_at: datetime = Field(description="When the token expires (UTC).")
+
+
+class PrefectTokenStore(_PrefectLock):
+    """Tokens in encrypted Prefect block documents, one per account."""
+
+    name = "prefect"
+
+    @staticmethod
+    def block_name(key: str) -> str:
+        return f"vendortoken-{key[:40]}"
+
+    def read(self, key: str) -> AccessToken | None:
+        try:
+            block = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
+        except ValueError:  # no such block yet
+            return None
+        return load_token(block.token.get_secret_value())
+
+    async def aread(self, key: str) -> AccessToken | None:
+        try:
+            block = await StoredVendorToken.aload(self.block_name(key))
+        except ValueError:
+            return None
+        return load_token(block.token.get_secret_value())
+
+    def write(self, key: str, token: AccessToken) -> None:
+        _stored(token).save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
+
+    async def awrite(self, key: str, token: AccessToken) -> None:
+        await _stored(token).asave(self.block_name(key), overwrite=True)
+
+
+def _stored(token: AccessToken) -> StoredVendorToken:
+    return StoredVendorToken(
+        token=SecretStr(dump_token(token)),
+        fingerprint=token.fingerprint,
+        vendor=token.vendor,
+        expires_at=token.expires_at,
+    )
+
+
+# --- Vault KV v2 store -------------------------------------------------------------------------
+class VaultTokenStore(_PrefectLock):
+    """Tokens in Vault KV v2 (``mount``/``path``/<account>), written with check-and-set."""
+
+    name = "vault"
+
+    def __init__(self, vault: Any, mount: str = "secret", path: str = "prefect-vendortokens/tokens") -> None:
+        self.vault = vault  # a VaultCredentials block
+        self.mount = mount
+        self.path = path.strip("/")
+        self._versions: dict[str, int] = {}
+
+    def _secret_path(self, key: str) -> str:
+        return f"{self.path}/{key[:40]}"
+
+    def read(self, key: str) -> AccessToken | None:
+        session = self.vault.session()
+        path = self._secret_path(key)
+        try:
+            answer = session.call(
+                lambda c: c.secrets.kv.v2.read_secret_version(
+                    path=path, mount_point=self.mount, raise_on_deleted_version=True
+                ),
+                mount=self.mount,
+                path=path,
+            )
+        except VaultSecretNotFoundError:
+            self._versions[key] = 0
+            return None
+        self._versions[key] = int(answer["data"]["metadata"]["version"])
+        return load_token(answer["data"]["data"].get("token", ""))
+
+    async def aread(self, key: str) -> AccessToken | None:
+        import asyncio
+
+        return await asyncio.to_thread(self.read, key)
+
+    def write(self, key: str, token: AccessToken) -> None:
+        session = self.vault.session()
+        path = self._secret_path(key)
+        cas = self._versions.get(key, 0)
+        try:
+            session.call(
+                lambda c: c.secrets.kv.v2.create_or_update_secret(
+                    path=path,
+                    secret={"token": dump_token(token), "fingerprint": token.fingerprint},
+                    cas=cas,
+                    mount_point=self.mount,
+                ),
+                mount=self.mount,
+                path=path,
+            )
+        except VaultError as exc:
+            # check-and-set lost: another writer got there first; theirs is as good as ours
+            logger.warning("token store write at %s/%s skipped: %s", self.mount, path, exc.summary)
+            return
+        self._versions[key] = cas + 1
+
+    async def awrite(self, key: str, token: AccessToken) -> None:
+        import asyncio
+
+        await asyncio.to_thread(self.write, key, token)
