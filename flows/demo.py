@@ -1,33 +1,117 @@
-"""`make demo`: one token from each emulated vendor, shown as a table (no secret is printed)."""
+"""`make demo`: the main job, end to end on this machine, then a summary table.
+
+Starts the vendor emulation and an OpenBao dev server, uses an ephemeral Prefect server (a
+private PREFECT_HOME), saves one block per vendor (Cobee's secret only in Vault), runs the
+rotation flow and every example flow, prints (flow, vendor, API calls, token requests, result),
+and cleans up everything it started. Exits non-zero if any flow failed.
+"""
 
 from __future__ import annotations
 
-from prefect_vendortokens import TokenClient
-from prefect_vendortokens.testing import VENDORS, vendor_sandbox
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
 
 
-def main() -> None:
-    rows = []
-    with vendor_sandbox() as sandbox:
-        for vendor in VENDORS:
-            creds = sandbox.credentials(vendor)
-            with TokenClient(
-                vendor, sandbox.token_url(vendor), creds.client_id, creds.client_secret
-            ) as client:
-                token = client.fetch()
-            rows.append(
-                (
-                    vendor,
-                    token.fingerprint,
-                    token.expires_at.isoformat(timespec="seconds"),
-                    token.expiry_source.value,
-                )
+def _prefect_env(home: Path) -> None:
+    # Before Prefect is imported: an ephemeral server on a throwaway database.
+    os.environ.pop("PREFECT_API_URL", None)
+    os.environ.update(
+        PREFECT_HOME=str(home),
+        PREFECT_LOCAL_STORAGE_PATH=str(home / "storage"),
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="120",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_LOGGING_LEVEL=os.environ.get("PREFECT_LOGGING_LEVEL", "WARNING"),
+    )
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="vendortokens-demo-"))
+    _prefect_env(home)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+    from flows.cobee_employees import cobee_employees
+    from flows.resales_update_unit import resales_update_unit
+    from flows.rotate_tokens import rotate_tokens
+    from flows.slashid_userinfo import slashid_userinfo
+    from flows.sqod_appointments import sqod_appointments
+    from flows.sqr_user_status import sqr_user_status
+    from prefect_vendortokens import VaultCredentials, VendorCredentials, clear_token_cache
+    from prefect_vendortokens.testing import VENDORS, OpenBao, vendor_sandbox
+
+    rows: list[tuple[str, str, int, int, str]] = []
+    failed = False
+    try:
+        with vendor_sandbox() as sandbox, OpenBao() as bao:
+            print(f"vendor emulation at {sandbox.base_url}, OpenBao at {bao.address}")
+            cobee = sandbox.credentials("cobee")
+            bao.root().secrets.kv.v2.create_or_update_secret(
+                "vendors/cobee", secret={"client_id": cobee.client_id, "client_secret": cobee.client_secret}
             )
-    header = ("vendor", "token fingerprint", "expires at", "expiry from")
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(4)]
-    for row in (header, tuple("-" * w for w in widths), *rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+            vault = VaultCredentials(address=bao.address, auth_method="token", token="root")
+            for vendor in VENDORS:
+                creds = sandbox.credentials(vendor)
+                common = {"vendor": vendor, "token_url": sandbox.token_url(vendor)}
+                if vendor == "slashid":
+                    common["scopes"] = ["openid", "offline_access"]
+                if vendor == "cobee":  # this one's secret lives only in Vault
+                    block = VendorCredentials(**common, vault=vault, vault_path="vendors/cobee")
+                else:
+                    block = VendorCredentials(
+                        **common, client_id=creds.client_id, client_secret=creds.client_secret
+                    )
+                block.save(f"demo-{vendor.replace('_', '-')}", overwrite=True)
+
+            def run(name: str, vendor: str | None, call) -> None:
+                nonlocal failed
+                clear_token_cache()  # as if each flow ran in its own process: tokens come from the store
+                before = {v: (sandbox.api_requests(v), sandbox.token_requests(v)) for v in VENDORS}
+                try:
+                    outcome = call()
+                    result = (
+                        "ok: " + ", ".join(f"{k}={v}" for k, v in outcome.items())
+                        if isinstance(outcome, dict)
+                        else f"ok: {len(outcome)} accounts"
+                    )
+                except Exception as exc:
+                    failed = True
+                    result = f"FAILED: {type(exc).__name__}: {exc}"[:100]
+                picked = [vendor] if vendor else list(VENDORS)
+                api = sum(sandbox.api_requests(v) - before[v][0] for v in picked)
+                tokens = sum(sandbox.token_requests(v) - before[v][1] for v in picked)
+                rows.append((name, vendor or "all", api, tokens, result))
+
+            run("rotate-vendor-tokens", None, lambda: rotate_tokens(horizon_seconds=300))
+            run("sqod-appointments", "sqod", lambda: sqod_appointments("demo-sqod", sandbox.api_url("sqod")))
+            run("cobee-employees", "cobee", lambda: cobee_employees("demo-cobee", sandbox.api_url("cobee")))
+            run(
+                "slashid-userinfo",
+                "slashid",
+                lambda: slashid_userinfo("demo-slashid", sandbox.api_url("slashid")),
+            )
+            run("sqr-user-status", "sqr", lambda: sqr_user_status("demo-sqr", sandbox.api_url("sqr")))
+            run(
+                "resales-update-unit",
+                "resales_online",
+                lambda: resales_update_unit(
+                    "demo-resales-online", sandbox.api_url("resales_online"), 7, "A-101"
+                ),
+            )
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    header = ("flow", "vendor", "API calls", "token requests", "result")
+    table = [header, *[(a, b, str(c), str(d), e) for a, b, c, d, e in rows]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    print()
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -32,10 +32,15 @@ class RetryPolicy:
     max_retry_after: float = 120.0  # a vendor asking for a longer pause fails the call instead
 
     def delay(self, attempt: int, error: BaseException) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
-        if not isinstance(error, TokenError) or not error.retryable or attempt >= self.attempts:
+        """Seconds to wait before attempt ``attempt + 1`` after ``error``, or None to give up."""
+        if not isinstance(error, TokenError):
             return None
-        retry_after = getattr(error, "retry_after", None)
+        return self.wait(attempt, error.retryable, getattr(error, "retry_after", None))
+
+    def wait(self, attempt: int, retryable: bool, retry_after: float | None = None) -> float | None:
+        """The same decision from its parts (for HTTP answers that are not token errors)."""
+        if not retryable or attempt >= self.attempts:
+            return None
         if retry_after:  # the vendor said when: wait that long, spread a little
             if retry_after > self.max_retry_after:
                 return None

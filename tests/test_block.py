@@ -27,8 +27,11 @@ class TestStandardSuite(BlockStandardTestSuite):
 
 def test_schema_marks_every_secret_field() -> None:
     schema = VendorCredentials.model_json_schema()
-    nested = [f"{block}.{field}" for block in ("vault", "token_store_vault")
-              for field in ("token", "secret_id", "jwt", "password")]
+    nested = [
+        f"{block}.{field}"
+        for block in ("vault", "token_store_vault")
+        for field in ("token", "secret_id", "jwt", "password")
+    ]
     assert sorted(schema["secret_fields"]) == sorted(["client_secret", *nested])
     assert schema["properties"]["client_secret"]["anyOf"][0]["format"] == "password"
     assert schema["block_type_slug"] == "vendor-credentials"

@@ -24,9 +24,8 @@ from prefect_vendortokens import (
     VaultUnreachableError,
     VendorCredentials,
 )
+from prefect_vendortokens.testing.openbao import OpenBao
 from prefect_vendortokens.vault_session import clear_vault_sessions
-
-from .openbao import OpenBao
 
 POLICY = """
 path "secret/data/*" { capabilities = ["read"] }

@@ -7,7 +7,8 @@ with vendor_sandbox() as sandbox:
     client = TokenClient("cobee", sandbox.token_url("cobee"), creds.client_id, creds.client_secret)
 """
 
+from .openbao import OpenBao
 from .sandbox import SandboxCredentials, VendorSandbox, vendor_sandbox
 from .vendors import VENDORS
 
-__all__ = ["VENDORS", "SandboxCredentials", "VendorSandbox", "vendor_sandbox"]
+__all__ = ["VENDORS", "OpenBao", "SandboxCredentials", "VendorSandbox", "vendor_sandbox"]

