@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("prefect_vendortokens")
 
+LOCK_TIMEOUT = 120.0  # waiting for another process's refresh (see store.py)
+LOCK_POLL = 0.2
 FAILURE_WINDOW = 1.0  # seconds an error is answered again without a new request
 MAX_FAILURE_WINDOW = 300.0
 MAX_WAIT = 300.0  # bound on waiting for another caller's token request
@@ -206,20 +208,37 @@ class TokenManager:
     def _acquire(self, want: _Want) -> AccessToken:
         if self.store is None:
             return drive(self._plan(want), self._perform)
-        peek = self._store_read_sync()  # fast path: another process already refreshed
-        if want.accepts(peek, self.margin):
-            return peek  # type: ignore[return-value]
-        with self.store.lock(self.key):
-            return drive(self._plan(want), self._perform)
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while time.monotonic() < deadline:
+            peek = self._store_read_sync()  # another process may have refreshed it meanwhile
+            if want.accepts(peek, self.margin):
+                return peek  # type: ignore[return-value]
+            held = self.store.try_lock(self.key)
+            if held is not None:
+                with held:
+                    return drive(self._plan(want), self._perform)
+            time.sleep(LOCK_POLL)
+        raise self._lock_timeout()
 
     async def _aacquire(self, want: _Want) -> AccessToken:
         if self.store is None:
             return await adrive(self._plan(want), self._aperform)
-        peek = await self._store_read_async()
-        if want.accepts(peek, self.margin):
-            return peek  # type: ignore[return-value]
-        async with self.store.alock(self.key):
-            return await adrive(self._plan(want), self._aperform)
+        deadline = time.monotonic() + LOCK_TIMEOUT
+        while time.monotonic() < deadline:
+            peek = await self._store_read_async()
+            if want.accepts(peek, self.margin):
+                return peek  # type: ignore[return-value]
+            held = await self.store.atry_lock(self.key)
+            if held is not None:
+                async with held:
+                    return await adrive(self._plan(want), self._aperform)
+            await asyncio.sleep(LOCK_POLL)
+        raise self._lock_timeout()
+
+    def _lock_timeout(self) -> TokenError:
+        from .store import TokenStoreError
+
+        return TokenStoreError(f"{self.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
 
     # --- shared decisions ---------------------------------------------------------------
     def _begin(self, want: _Want) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
@@ -26,8 +25,7 @@ from .errors import TokenError, VaultError, VaultSecretNotFoundError
 from .token import AccessToken, ExpirySource
 
 logger = logging.getLogger("prefect_vendortokens")
-LOCK_TIMEOUT = 120.0
-LOCK_LEASE = 60.0
+LOCK_LEASE = 60.0  # a crashed holder's lock is freed after this (a refresh takes < 30 s)
 
 
 class TokenStoreError(TokenError):
@@ -78,7 +76,8 @@ def load_token(raw: str) -> AccessToken | None:
 
 
 class TokenStore(Protocol):
-    """Where tokens are shared. ``lock``/``alock`` serialise refreshes of one account."""
+    """Where tokens are shared. ``try_lock`` takes the account's refresh lock if it is free
+    (else None): only its holder refreshes, the others read what it writes."""
 
     name: str
 
@@ -86,8 +85,8 @@ class TokenStore(Protocol):
     async def aread(self, key: str) -> AccessToken | None: ...
     def write(self, key: str, token: AccessToken) -> None: ...
     async def awrite(self, key: str, token: AccessToken) -> None: ...
-    def lock(self, key: str) -> contextlib.AbstractContextManager[None]: ...
-    def alock(self, key: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+    def try_lock(self, key: str) -> contextlib.AbstractContextManager[None] | None: ...
+    async def atry_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None] | None: ...
 
 
 # --- cross-process lock: a Prefect global concurrency limit of 1 per account -------------------
@@ -98,63 +97,127 @@ def _limit_name(key: str) -> str:
 def _ensure_limit(name: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.exceptions import ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
+            return
         except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):  # another process won the race
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            pass
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except Exception:
+            # Two processes creating it at once: the loser gets a conflict (or, from SQLite, a
+            # 500). Either way it exists now, or reading it raises the real problem.
+            client.read_global_concurrency_limit_by_name(name)
 
 
 async def _aensure_limit(name: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+    from prefect.exceptions import ObjectNotFound
 
     async with get_client() as client:
         try:
             await client.read_global_concurrency_limit_by_name(name)
+            return
         except ObjectNotFound:
-            with contextlib.suppress(ObjectAlreadyExists):
-                await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            pass
+        try:
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except Exception:
+            await client.read_global_concurrency_limit_by_name(name)
 
 
 class _PrefectLock:
-    """``lock``/``alock`` shared by the stores."""
+    """``try_lock``/``atry_lock`` shared by the stores: one slot of the account's global
+    concurrency limit (limit 1) taken with a lease if it is free, else ``None`` at once. The
+    caller polls the store meanwhile: Prefect's own waiting sleeps for the server's Retry-After,
+    seconds, while a refresh takes milliseconds. A crashed holder's lease expires."""
 
-    @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
-        from prefect.concurrency.sync import concurrency
+    _ensured: ClassVar[set[str]] = set()
 
-        name = _limit_name(key)
-        try:
-            _ensure_limit(name)
-            ctx = concurrency(name, timeout_seconds=LOCK_TIMEOUT, lease_duration=LOCK_LEASE, strict=True)
-            ctx.__enter__()
-        except Exception as exc:
-            raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
-        try:
-            yield
-        finally:
-            ctx.__exit__(None, None, None)
-
-    @contextlib.asynccontextmanager
-    async def alock(self, key: str) -> AsyncIterator[None]:
-        from prefect.concurrency.asyncio import concurrency
+    def try_lock(self, key: str) -> contextlib.AbstractContextManager[None] | None:
+        from prefect.client.orchestration import get_client
 
         name = _limit_name(key)
         try:
-            await _aensure_limit(name)
-            ctx = concurrency(name, timeout_seconds=LOCK_TIMEOUT, lease_duration=LOCK_LEASE, strict=True)
-            await ctx.__aenter__()
+            if name not in self._ensured:
+                _ensure_limit(name)
+                self._ensured.add(name)
+            with get_client(sync_client=True) as client:
+                answer = client.increment_concurrency_slots_with_lease([name], 1, "concurrency", LOCK_LEASE)
         except Exception as exc:
+            if _busy(exc):
+                return None
             raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
+        return _Held(name, _lease(answer, name))
+
+    async def atry_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None] | None:
+        from prefect.client.orchestration import get_client
+
+        name = _limit_name(key)
         try:
-            yield
-        finally:
-            await ctx.__aexit__(None, None, None)
+            if name not in self._ensured:
+                await _aensure_limit(name)
+                self._ensured.add(name)
+            async with get_client() as client:
+                answer = await client.increment_concurrency_slots_with_lease(
+                    [name], 1, "concurrency", LOCK_LEASE
+                )
+        except Exception as exc:
+            if _busy(exc):
+                return None
+            raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
+        return _AHeld(name, _lease(answer, name))
+
+
+def _lease(answer: Any, name: str) -> Any:
+    body = answer.json()
+    if not body.get("limits"):  # the server grants anything for a limit that does not exist
+        raise TokenStoreError(f"the refresh lock {name} does not exist on the Prefect server")
+    return body["lease_id"]
+
+
+def _busy(exc: BaseException) -> bool:
+    """True when the limit answered 423 Locked (someone else holds it)."""
+    import httpx
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, httpx.HTTPStatusError) and seen.response.status_code == 423:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+class _Held(contextlib.AbstractContextManager[None]):
+    def __init__(self, name: str, lease_id: Any) -> None:
+        self.name, self.lease_id = name, lease_id
+
+    def __exit__(self, *exc: object) -> None:
+        from prefect.client.orchestration import get_client
+
+        try:
+            with get_client(sync_client=True) as client:
+                client.release_concurrency_slots_with_lease(self.lease_id)
+        except Exception as err:
+            logger.warning("could not release the refresh lock %s (%s)", self.name, type(err).__name__)
+
+
+class _AHeld(contextlib.AbstractAsyncContextManager[None]):
+    def __init__(self, name: str, lease_id: Any) -> None:
+        self.name, self.lease_id = name, lease_id
+
+    async def __aexit__(self, *exc: object) -> None:
+        from prefect.client.orchestration import get_client
+
+        try:
+            async with get_client() as client:
+                await client.release_concurrency_slots_with_lease(self.lease_id)
+        except Exception as err:
+            logger.warning("could not release the refresh lock %s (%s)", self.name, type(err).__name__)
 
 
 # --- Prefect block store -----------------------------------------------------------------------

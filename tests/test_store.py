@@ -1,0 +1,152 @@
+"""Shared token stores: tokens shared by processes and flow runs, one refresh at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from prefect_vendortokens import TokenManager, VaultCredentials
+from prefect_vendortokens.store import PrefectTokenStore, VaultTokenStore, dump_token, load_token
+from prefect_vendortokens.testing import OpenBao
+
+from .conftest import block_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def separate_managers(block, n: int) -> list[TokenManager]:
+    """``n`` managers of one account that share nothing but the store: ``n`` processes."""
+    return [
+        TokenManager(block.cache_key(), block._source(), store=block._store(), label=f"p{i}")
+        for i in range(n)
+    ]
+
+
+def test_stored_form_round_trips() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pydantic import SecretStr
+
+    from prefect_vendortokens import AccessToken, ExpirySource
+
+    now = datetime.now(UTC)
+    token = AccessToken(
+        access_token=SecretStr("a"),
+        refresh_token=SecretStr("r"),
+        scope="x y",
+        issued_at=now,
+        expires_at=now + timedelta(seconds=5),
+        expiry_source=ExpirySource.EXPIRES_IN,
+        vendor="slashid",
+    )
+    back = load_token(dump_token(token))
+    assert back == token and back.refresh_token.get_secret_value() == "r"
+    assert load_token("not json") is None
+
+
+def test_prefect_store_shares_tokens_between_processes(prefect_server, sandbox) -> None:
+    block = block_for(sandbox, "sqr", token_store="prefect")
+    first, second = separate_managers(block, 2)
+    token = first.get_token()
+    assert second.get_token().fingerprint == token.fingerprint
+    assert sandbox.token_requests("sqr") == 1 and second.requests == 0
+    # stored encrypted: the token is in the database only as ciphertext
+    assert prefect_server.scan([token.secret()]) == []
+
+
+async def test_prefect_store_async(prefect_server, sandbox) -> None:
+    block = block_for(sandbox, "cobee", token_store="prefect")
+    first, second = separate_managers(block, 2)
+    token = await first.aget_token()
+    assert (await second.aget_token()).fingerprint == token.fingerprint
+    assert sandbox.token_requests("cobee") == 1
+
+
+def test_four_processes_one_token_request(prefect_server, sandbox, tmp_path) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    sandbox.set_delay(1.0, "sqod")  # all four are waiting while the one request is in flight
+    block_for(sandbox, "sqod", token_store="prefect").save("xproc-sqod", overwrite=True)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(  # noqa: S603
+            [sys.executable, str(ROOT / "tests/workers/need_token.py"), "xproc-sqod", str(tmp_path), "4"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        assert proc.returncode == 0, err[-3000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    assert sandbox.token_requests("sqod") == 1
+    assert len({o["fingerprint"] for o in outputs}) == 1
+    assert sorted(o["requests"] for o in outputs) == [0, 0, 0, 1]
+
+
+@pytest.mark.parametrize("store", ["prefect", "vault"])
+def test_rotated_refresh_token_is_never_sent_twice(prefect_server, sandbox, store) -> None:
+    with OpenBao() as bao:
+        kwargs = {"token_store": store}
+        if store == "vault":
+            kwargs["token_store_vault"] = VaultCredentials(address=bao.address, token="root")
+        sandbox.set_token_lifetime(4, "slashid")
+        block = block_for(sandbox, "slashid", **kwargs)
+        separate_managers(block, 1)[0].get_token()  # warm-up: block type, lock and first token exist
+        time.sleep(3.1)  # past the 1 s margin of a 4 s token
+        processes = separate_managers(block, 4)
+        rounds = 3
+        for _ in range(rounds):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                fingerprints = set(pool.map(lambda m: m.get_token().fingerprint, processes))
+            assert len(fingerprints) == 1
+            time.sleep(3.1)
+        assert sandbox.token_requests("slashid") == 1 + rounds  # one fetch, then one refresh per round
+        assert sandbox.refresh_reuse("slashid") == 0
+        assert sum(m.requests for m in processes) == rounds
+
+
+def test_vault_store_check_and_set(sandbox) -> None:
+    with OpenBao() as bao:
+        vault = VaultCredentials(address=bao.address, token="root")
+        writer, stale = VaultTokenStore(vault), VaultTokenStore(vault)
+        token = block_for(sandbox, "sqr", token_store="memory").get_token()
+        assert writer.read("acct") is None and stale.read("acct") is None
+        writer.write("acct", token)
+        newer = block_for(sandbox, "sqr", token_store="memory", scopes=["x"]).get_token()
+        stale.write("acct", newer)  # based on version 0: check-and-set refuses it
+        assert writer.read("acct").fingerprint == token.fingerprint
+        data = bao.root().secrets.kv.v2.read_secret_version(
+            "prefect-vendortokens/tokens/acct", mount_point="secret", raise_on_deleted_version=True
+        )["data"]
+        assert data["metadata"]["version"] == 1 and data["data"]["fingerprint"] == token.fingerprint
+
+
+def test_unreadable_store_degrades_to_own_token(sandbox, caplog) -> None:
+    class Broken(PrefectTokenStore):
+        def read(self, key):
+            raise ConnectionError("store down")
+
+        def write(self, key, token):
+            raise ConnectionError("store down")
+
+        def lock(self, key):
+            import contextlib
+
+            return contextlib.nullcontext()
+
+    block = block_for(sandbox, "oauth2")
+    manager = TokenManager(block.cache_key(), block._source(), store=Broken(), label="broken")
+    assert manager.get_token().is_valid()
+    assert "token store unreadable" in caplog.text and "could not write the token store" in caplog.text

@@ -1,0 +1,24 @@
+"""Run the example flows in a loop for a while in this process, then print how many token
+requests this process made itself (the rotation flow runs in another process)."""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from flows.sqod_appointments import sqod_appointments
+from flows.sqr_user_status import sqr_user_status
+from prefect_vendortokens import VendorCredentials
+
+if __name__ == "__main__":
+    sqod_block, sqod_api, sqr_block, sqr_api, seconds = sys.argv[1:6]
+    runs = 0
+    deadline = time.monotonic() + float(seconds)
+    while time.monotonic() < deadline:
+        sqod_appointments(sqod_block, sqod_api, per_page=10, max_pages=1)
+        sqr_user_status(sqr_block, sqr_api, limit=25, max_pages=1)
+        runs += 1
+    requests = sum(VendorCredentials.load(b).manager().requests for b in (sqod_block, sqr_block))
+    print(json.dumps({"runs": runs, "requests": requests}))
