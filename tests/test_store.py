@@ -61,6 +61,21 @@ def test_prefect_store_shares_tokens_between_processes(prefect_server, sandbox) 
     assert prefect_server.scan([token.secret()]) == []
 
 
+def test_prefect_store_updates_in_place(prefect_server, sandbox) -> None:
+    """The second write of a process takes the one-call update path; it must round-trip."""
+    block = block_for(sandbox, "sqr")
+    first, second = block.get_token(), block.get_token(force_refresh=True)
+    writer = PrefectTokenStore()
+    writer.write("in-place", first)
+    writer.write("in-place", second)  # the fast path (no exception may be swallowed here)
+    assert PrefectTokenStore().read("in-place").fingerprint == second.fingerprint
+    import asyncio
+
+    third = block.get_token(force_refresh=True)
+    asyncio.run(writer.awrite("in-place", third))
+    assert asyncio.run(PrefectTokenStore().aread("in-place")).fingerprint == third.fingerprint
+
+
 async def test_prefect_store_async(prefect_server, sandbox) -> None:
     block = block_for(sandbox, "cobee", token_store="prefect")
     first, second = separate_managers(block, 2)

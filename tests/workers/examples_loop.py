@@ -14,11 +14,13 @@ from prefect_vendortokens import VendorCredentials
 
 if __name__ == "__main__":
     sqod_block, sqod_api, sqr_block, sqr_api, seconds = sys.argv[1:6]
-    runs = 0
+    runs, took = 0, []
     deadline = time.monotonic() + float(seconds)
     while time.monotonic() < deadline:
+        started = time.monotonic()
         sqod_appointments(sqod_block, sqod_api, per_page=10, max_pages=1)
         sqr_user_status(sqr_block, sqr_api, limit=25, max_pages=1)
         runs += 1
+        took.append(round(time.monotonic() - started, 2))
     requests = sum(VendorCredentials.load(b).manager().requests for b in (sqod_block, sqr_block))
-    print(json.dumps({"runs": runs, "requests": requests}))
+    print(json.dumps({"runs": runs, "requests": requests, "seconds_per_run": took}))
