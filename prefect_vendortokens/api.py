@@ -16,7 +16,7 @@ import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from .credentials import VendorCredentials
+from .credentials import VendorCredentials, aload_credentials, load_credentials
 from .errors import TokenError
 from .response import parse_retry_after
 from .retry import RetryPolicy
@@ -107,12 +107,6 @@ def _what(outcome: httpx.Response | httpx.TransportError) -> str:
     return f"HTTP {outcome.status_code}" if isinstance(outcome, httpx.Response) else type(outcome).__name__
 
 
-def _load(credentials: VendorCredentials | str) -> VendorCredentials:
-    if isinstance(credentials, VendorCredentials):
-        return credentials
-    return VendorCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
-
-
 # NO_CACHE: API calls are not to be answered from a cache keyed on a block whose secrets all
 # hash alike. Their results are the vendor's data (persisted only if the user persists results).
 @task(name="call-vendor-api", cache_policy=NO_CACHE)
@@ -126,7 +120,7 @@ def call_api(
     retry_policy: RetryPolicy | None = None,
 ) -> Any:
     """Call a vendor API with the account's token; returns the decoded JSON answer."""
-    creds = _load(credentials)
+    creds = load_credentials(credentials)
     with creds.get_client() as client:
         response = request_with_retries(
             client,
@@ -152,11 +146,7 @@ async def acall_api(
     retry_policy: RetryPolicy | None = None,
 ) -> Any:
     """Async ``call_api``."""
-    creds = (
-        credentials
-        if isinstance(credentials, VendorCredentials)
-        else await VendorCredentials.aload(credentials)
-    )
+    creds = await aload_credentials(credentials)
     async with creds.get_async_client() as client:
         response = await arequest_with_retries(
             client,

@@ -292,6 +292,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return httpx.AsyncClient(auth=self.auth(), **httpx_kwargs)
 
 
+def load_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
+    """A block given as itself or by its saved name (what the tasks accept)."""
+    if isinstance(credentials, VendorCredentials):
+        return credentials
+    return VendorCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+
+
+async def aload_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
+    if isinstance(credentials, VendorCredentials):
+        return credentials
+    return await VendorCredentials.aload(credentials)
+
+
 class VaultClientSource:
     """Client id and secret read from Vault when a token is needed (through the Vault session's
     read cache); the token client is rebuilt only when they change (a rotated secret)."""

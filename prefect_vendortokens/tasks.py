@@ -15,7 +15,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from .credentials import VendorCredentials
+from .credentials import VendorCredentials, aload_credentials, load_credentials
 from .retry import RetryPolicy, acall_with_retries, call_with_retries
 from .token import AccessToken
 
@@ -23,27 +23,11 @@ DEFAULT_RETRY = RetryPolicy()
 _SAFE: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
 
 
-def _load(credentials: VendorCredentials | str) -> VendorCredentials:
-    return (
-        credentials
-        if isinstance(credentials, VendorCredentials)
-        else VendorCredentials.load(credentials, _sync=True)
-    )
-
-
-async def _aload(credentials: VendorCredentials | str) -> VendorCredentials:
-    return (
-        credentials
-        if isinstance(credentials, VendorCredentials)
-        else await VendorCredentials.aload(credentials)
-    )
-
-
 def _obtain(
     credentials: VendorCredentials | str, force: bool, use_refresh: bool, policy: RetryPolicy | None
 ) -> AccessToken:
     logger = get_run_logger()
-    manager = _load(credentials).manager()
+    manager = load_credentials(credentials).manager()
     token = call_with_retries(
         lambda: manager.get_token(force=force, use_refresh=use_refresh), policy or DEFAULT_RETRY, logger
     )
@@ -55,7 +39,7 @@ async def _aobtain(
     credentials: VendorCredentials | str, force: bool, use_refresh: bool, policy: RetryPolicy | None
 ) -> AccessToken:
     logger = get_run_logger()
-    manager = (await _aload(credentials)).manager()
+    manager = (await aload_credentials(credentials)).manager()
     token = await acall_with_retries(
         lambda: manager.aget_token(force=force, use_refresh=use_refresh), policy or DEFAULT_RETRY, logger
     )

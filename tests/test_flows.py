@@ -224,3 +224,21 @@ def test_rotation_keeps_tokens_fresh_for_other_processes(prefect_server, sandbox
     during = sum(sandbox.token_requests(v) - before[v] for v in ("sqod", "sqr"))
     assert during >= 6, rotated  # the rotation kept replacing both accounts' tokens meanwhile
     assert during <= rotated["refreshed"]  # every token request of the period was the rotation's
+
+
+async def test_async_api_task(prefect_server, sandbox) -> None:
+    import asyncio
+
+    from prefect import flow
+
+    from prefect_vendortokens.api import acall_api
+
+    names = await asyncio.to_thread(save_accounts, sandbox, "async-api")  # save() is async here
+    sandbox.fail_next_api("oauth2", 1, status=503)
+
+    @flow
+    async def call() -> dict:
+        return await acall_api(names["oauth2"], "GET", f"{sandbox.api_url('oauth2')}/resource")
+
+    assert (await call())["ok"] is True
+    assert sandbox.api_requests("oauth2") == 2
