@@ -81,6 +81,13 @@ class Keys:
 @pytest.fixture(scope="session")
 def bao() -> Iterator[dict]:
     server = OpenBao().start()
+    try:  # stop the server even when the setup below fails
+        yield _configure(server)
+    finally:
+        server.stop()
+
+
+def _configure(server: OpenBao) -> dict:
     root = server.root()
     root.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
     root.sys.create_or_update_policy("vendor-read", POLICY)
@@ -129,10 +136,7 @@ def bao() -> Iterator[dict]:
     team.sys.enable_auth_method("userpass")
     team.sys.create_or_update_policy("vendor-read", POLICY)
     team.auth.userpass.create_or_update_user("etl", "team-password", policies=["vendor-read"])
-    try:
-        yield {"server": server, "root": root, "keys": keys, "team": team}
-    finally:
-        server.stop()
+    return {"server": server, "root": root, "keys": keys, "team": team}
 
 
 @pytest.fixture(autouse=True)
