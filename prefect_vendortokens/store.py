@@ -12,6 +12,7 @@ releasing, so a rotated refresh token is never sent twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -113,23 +114,6 @@ def _ensure_limit(name: str) -> None:
             client.read_global_concurrency_limit_by_name(name)
 
 
-async def _aensure_limit(name: str) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-    from prefect.exceptions import ObjectNotFound
-
-    async with get_client() as client:
-        try:
-            await client.read_global_concurrency_limit_by_name(name)
-            return
-        except ObjectNotFound:
-            pass
-        try:
-            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-        except Exception:
-            await client.read_global_concurrency_limit_by_name(name)
-
-
 class _PrefectLock:
     """``try_lock``/``atry_lock`` shared by the stores: one slot of the account's global
     concurrency limit (limit 1) taken with a lease if it is free, else ``None`` at once. The
@@ -152,25 +136,16 @@ class _PrefectLock:
             if _busy(exc):
                 return None
             raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
-        return _Held(name, _lease(answer, name))
+        try:
+            return _Held(name, _lease(answer, name))
+        except TokenStoreError:
+            self._ensured.discard(name)  # deleted, or another server: create it on the next try
+            raise
 
     async def atry_lock(self, key: str) -> contextlib.AbstractAsyncContextManager[None] | None:
-        from prefect.client.orchestration import get_client
-
-        name = _limit_name(key)
-        try:
-            if name not in self._ensured:
-                await _aensure_limit(name)
-                self._ensured.add(name)
-            async with get_client() as client:
-                answer = await client.increment_concurrency_slots_with_lease(
-                    [name], 1, "concurrency", LOCK_LEASE
-                )
-        except Exception as exc:
-            if _busy(exc):
-                return None
-            raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
-        return _AHeld(name, _lease(answer, name))
+        # Once per refresh: the sync client in a worker thread rather than a second copy of it.
+        held = await asyncio.to_thread(self.try_lock, key)
+        return None if held is None else _InThread(held)
 
 
 def _lease(answer: Any, name: str) -> Any:
@@ -206,18 +181,14 @@ class _Held(contextlib.AbstractContextManager[None]):
             logger.warning("could not release the refresh lock %s (%s)", self.name, type(err).__name__)
 
 
-class _AHeld(contextlib.AbstractAsyncContextManager[None]):
-    def __init__(self, name: str, lease_id: Any) -> None:
-        self.name, self.lease_id = name, lease_id
+class _InThread(contextlib.AbstractAsyncContextManager[None]):
+    """A held lock, released from async code without blocking the event loop."""
+
+    def __init__(self, held: contextlib.AbstractContextManager[None]) -> None:
+        self._held = held
 
     async def __aexit__(self, *exc: object) -> None:
-        from prefect.client.orchestration import get_client
-
-        try:
-            async with get_client() as client:
-                await client.release_concurrency_slots_with_lease(self.lease_id)
-        except Exception as err:
-            logger.warning("could not release the refresh lock %s (%s)", self.name, type(err).__name__)
+        await asyncio.to_thread(self._held.__exit__, None, None, None)
 
 
 # --- Prefect block store -----------------------------------------------------------------------
@@ -287,19 +258,7 @@ class PrefectTokenStore(_PrefectLock):
         self._saved[key] = block
 
     async def awrite(self, key: str, token: AccessToken) -> None:
-        from prefect.client.orchestration import get_client
-
-        update = self._update(key, token)
-        if update is not None:
-            try:
-                async with get_client() as client:
-                    await client.update_block_document(*update)
-                return
-            except Exception:
-                self._saved.pop(key, None)
-        block = _stored(token)
-        await block.asave(self.block_name(key), overwrite=True)
-        self._saved[key] = block
+        await asyncio.to_thread(self.write, key, token)  # once per refresh; one copy of the logic
 
     def _update(self, key: str, token: AccessToken) -> tuple[Any, Any] | None:
         """(document id, update) for a document this process saved before, else None."""
@@ -359,8 +318,6 @@ class VaultTokenStore(_PrefectLock):
         return load_token(answer["data"]["data"].get("token", ""))
 
     async def aread(self, key: str) -> AccessToken | None:
-        import asyncio
-
         return await asyncio.to_thread(self.read, key)
 
     def write(self, key: str, token: AccessToken) -> None:
@@ -385,6 +342,4 @@ class VaultTokenStore(_PrefectLock):
         self._versions[key] = cas + 1
 
     async def awrite(self, key: str, token: AccessToken) -> None:
-        import asyncio
-
         await asyncio.to_thread(self.write, key, token)
