@@ -176,13 +176,12 @@ class VendorSandbox:
             "iat": int(now),
             "exp": int(now + lifetime),
         }
-        if v.name == "cobee":
-            claims["https://auth.cobee.io/metadata"] = {"companyId": f"company-{v.client_id[:8]}"}
+        claims.update(v.spec.extra_claims(v.client_id))
         claims["jti"] = secrets.token_hex(8)
         value = make_jwt(claims, self._key) if v.spec.jwt else f"{v.name}-at-{secrets.token_urlsafe(32)}"
         answer: dict[str, Any] = {
             "access_token": value,
-            "token_type": "bearer" if v.name == "slashid" else "Bearer",
+            "token_type": v.spec.token_type,
             "expires_in": int(lifetime) if float(lifetime).is_integer() else lifetime,
         }
         if scope:
@@ -296,7 +295,7 @@ class VendorSandbox:
                 reply = state.error(status, "rate_limited" if status == 429 else "error", message)
             if retry_after is not None:
                 reply.headers["Retry-After"] = f"{retry_after:g}"
-                if state.name == "cobee":
+                if state.spec.rate_limit_headers:
                     reply.headers.update(
                         {
                             "x-ratelimit-limit": "60",

@@ -354,6 +354,9 @@ class VendorSpec:
     refresh_lifetime: float = 864000.0
     unauthorized: Reply = field(default_factory=lambda: Reply(401, {"error": "unauthorized"}))
     wrong_method: Reply = field(default_factory=lambda: Reply(405, {"error": "method_not_allowed"}))
+    token_type: str = "Bearer"  # as the vendor spells it in token answers
+    extra_claims: Callable[[str], dict[str, Any]] = lambda client_id: {}
+    rate_limit_headers: bool = False  # x-ratelimit-* headers beside Retry-After on a 429
 
 
 def _uuid_like() -> str:
@@ -392,6 +395,11 @@ SPECS: dict[str, VendorSpec] = {
             cobee_token,
             (("GET", r"/api/v3/companies/(?P<company_id>[^/]+)/employees", cobee_employees),),
             unauthorized=Reply(401, {"error": 401, "message": "Unauthorized"}),
+            # the access token's claim carries the company id the employees endpoint needs
+            extra_claims=lambda client_id: {
+                "https://auth.cobee.io/metadata": {"companyId": f"company-{client_id[:8]}"}
+            },
+            rate_limit_headers=True,
         ),
         VendorSpec(
             "slashid",
@@ -406,6 +414,7 @@ SPECS: dict[str, VendorSpec] = {
             (("GET", r"/oauth2/userinfo", slashid_userinfo),),
             authorize_path="/oauth2/authorize",
             unauthorized=_slashid_error(401, "unauthorized", "invalid or expired token"),
+            token_type="bearer",  # SlashID's spec: token_type is lower-case "bearer"
         ),
         VendorSpec(
             "sqr",
