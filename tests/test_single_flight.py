@@ -102,15 +102,15 @@ def test_failure_window_answers_the_same_error(sandbox) -> None:
 
 
 def test_retry_after_sets_the_window(sandbox) -> None:
-    sandbox.fail_next("cobee", 1, status=429, retry_after=2)
+    sandbox.fail_next("cobee", 1, status=429, retry_after=3)
     block = block_for(sandbox, "cobee")
     with pytest.raises(RateLimitedError):
         block.get_token()
-    time.sleep(1.2)
-    with pytest.raises(RateLimitedError):  # Retry-After 2 s is not over yet
+    time.sleep(1.2)  # past the default 1 s window
+    with pytest.raises(RateLimitedError):  # Retry-After 3 s is not over yet
         block.get_token()
     assert sandbox.token_requests("cobee") == 1
-    time.sleep(1.0)
+    time.sleep(2.0)
     assert block.get_token().is_valid() and sandbox.token_requests("cobee") == 2
 
 

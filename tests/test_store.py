@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,21 +111,27 @@ def test_four_processes_one_token_request(prefect_server, sandbox, tmp_path) -> 
 
 @pytest.mark.parametrize("store", ["prefect", "vault"])
 def test_rotated_refresh_token_is_never_sent_twice(prefect_server, sandbox, store) -> None:
+    """Four processes refused the same token at once (a revocation, or its expiry): one of them
+    refreshes and rotates the refresh token, the others take the stored result.
+
+    Each round is triggered by the refused token, not by waiting for it to expire, so a slow
+    machine cannot turn a waiter's late read of a short-lived token into a second refresh."""
     with OpenBao() as bao:
         kwargs = {"token_store": store}
         if store == "vault":
             kwargs["token_store_vault"] = VaultCredentials(address=bao.address, token="root")
-        sandbox.set_token_lifetime(4, "slashid")
         block = block_for(sandbox, "slashid", **kwargs)
-        separate_managers(block, 1)[0].get_token()  # warm-up: block type, lock and first token exist
-        time.sleep(3.1)  # past the 1 s margin of a 4 s token
+        refused = separate_managers(block, 1)[0].get_token()  # warm-up: block type, lock, first token
+        assert refused.refresh_token is not None
         processes = separate_managers(block, 4)
         rounds = 3
         for _ in range(rounds):
+            sandbox.revoke_all("slashid")
             with ThreadPoolExecutor(max_workers=4) as pool:
-                fingerprints = set(pool.map(lambda m: m.get_token().fingerprint, processes))
-            assert len(fingerprints) == 1
-            time.sleep(3.1)
+                tokens = list(pool.map(lambda m, r=refused: m.get_token(rejected=r), processes))
+            assert len({t.fingerprint for t in tokens}) == 1
+            assert tokens[0].fingerprint != refused.fingerprint
+            refused = tokens[0]
         assert sandbox.token_requests("slashid") == 1 + rounds  # one fetch, then one refresh per round
         assert sandbox.refresh_reuse("slashid") == 0
         assert sum(m.requests for m in processes) == rounds

@@ -100,7 +100,7 @@ def _configure(server: OpenBao) -> dict:
     root.sys.enable_auth_method("userpass")
     root.auth.userpass.create_or_update_user("etl", "etl-password-CANARY", policies=["vendor-read"])
     root.auth.userpass.create_or_update_user(
-        "short", "short-password", policies=["vendor-read"], token_ttl="3s", token_max_ttl="60s"
+        "short", "short-password", policies=["vendor-read"], token_ttl="9s", token_max_ttl="60s"
     )
     keys = Keys()
     root.sys.enable_auth_method("jwt")
@@ -321,8 +321,10 @@ def test_short_ttl_token_is_renewed(bao) -> None:
     )
     session = block.session()
     block.read_secret("vendors/s")
-    for _ in range(3):  # 6.6 s in all: well past the 3 s TTL without renewal
-        time.sleep(2.2)
+    # 12.4 s in all, well past the 9 s TTL without renewal. Renewal is due at 6 s, so each read
+    # comes 2.8 s before the token would die: room for a slow machine.
+    for _ in range(2):
+        time.sleep(6.2)
         assert block.read_secret("vendors/s") == {"v": "1"}
     assert session.logins == 1 and session.renewals >= 2
 
