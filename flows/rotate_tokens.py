@@ -51,6 +51,31 @@ def rotate_account(block_name: str, horizon_seconds: float) -> dict[str, Any]:
     }
 
 
+def describe_failure(error: BaseException) -> str:
+    """The artifact's error cell. Token errors are already scrubbed; a block that fails to
+    validate is described without its input values (pydantic echoes them by default)."""
+    from pydantic import ValidationError
+
+    if isinstance(error, TokenError):
+        return str(error)
+    if isinstance(error, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'block'}: {e['msg']}"
+            for e in error.errors(include_input=False, include_url=False)
+        )
+        return f"invalid block: {problems}"
+    return f"{type(error).__name__}: {error}"
+
+
+def _vendor_of(block_name: str) -> str:
+    """The vendor of a block whose rotation failed, or "" when the block itself cannot load."""
+    try:
+        creds = VendorCredentials.load(block_name, _sync=True)  # type: ignore[call-arg]
+        return creds.effective_dialect.name
+    except Exception:
+        return ""
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
     head = "| block | vendor | token | expires at | status | error |\n|---|---|---|---|---|---|\n"
     return head + "\n".join(
@@ -72,18 +97,14 @@ def rotate_tokens(
     for name, future in futures:
         outcome = future.result(raise_on_failure=False)
         if isinstance(outcome, BaseException):
-            vendor = ""
-            error = (
-                str(outcome) if isinstance(outcome, TokenError) else f"{type(outcome).__name__}: {outcome}"
-            )
             rows.append(
                 {
                     "block": name,
-                    "vendor": vendor,
+                    "vendor": _vendor_of(name),
                     "fingerprint": "",
                     "expires_at": "",
                     "status": "failed",
-                    "error": error,
+                    "error": describe_failure(outcome),
                 }
             )
         else:

@@ -83,20 +83,36 @@ def test_rotation_flow_reports_every_account_and_fails_at_the_end(prefect_server
         client_id=creds.client_id,
         client_secret="sqr-rotation-WRONG-secret",
     ).save("rot-broken", overwrite=True)
-    every = [*names.values(), "rot-broken"]
-    with pytest.raises(RotationFailed, match=r"1 of 7 accounts failed: rot-broken: .*invalid_client"):
+    every = [*names.values(), "rot-broken", "rot-missing"]
+    with pytest.raises(RotationFailed, match=r"2 of 8 accounts failed: rot-broken: .*invalid_client"):
         rotate_tokens(block_names=every, horizon_seconds=60)
     table = latest_rotation_table()
     for vendor, name in names.items():
         row = next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {vendor} |" in row and "| refreshed |" in row and "sha256:" in row
-    assert "| rot-broken |" in table and "| failed |" in table
+    broken = next(line for line in table.splitlines() if line.startswith("| rot-broken |"))
+    assert "| sqr |" in broken and "| failed |" in broken and "invalid_client" in broken
+    assert "sqr-rotation-WRONG-secret" not in table
+    missing = next(line for line in table.splitlines() if line.startswith("| rot-missing |"))
+    assert "| failed |" in missing and "rot-missing" in missing.split("|")[6]  # the error names it
     assert all(sandbox.token_requests(v) == 1 for v in VENDORS if v != "sqr")
 
     clear_token_cache()  # a later run in another process: everything comes from the store
     rows = rotate_tokens(block_names=list(names.values()), horizon_seconds=60)
     assert {r["status"] for r in rows} == {"still valid"}
     assert all(sandbox.token_requests(v) == 1 for v in VENDORS if v != "sqr")
+
+
+def test_rotation_error_cell_leaves_out_invalid_input() -> None:
+    from pydantic import ValidationError
+
+    from flows.rotate_tokens import describe_failure
+
+    with pytest.raises(ValidationError) as info:
+        VendorCredentials(vendor="sqr", client_id="id", client_secret=["CANARY-not-a-string"])
+    cell = describe_failure(info.value)
+    assert "CANARY" in str(info.value)  # pydantic itself echoes the input...
+    assert cell.startswith("invalid block: client_secret") and "CANARY" not in cell  # ...we do not
 
 
 def test_rotation_discovers_blocks_by_type(prefect_server, sandbox) -> None:
