@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint bench
+.PHONY: setup browser demo test lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -17,7 +17,13 @@ setup: $(UV)
 demo: setup
 	$(UV) run --locked python flows/demo.py
 
-test: setup
+# The UI tests drive the real Prefect UI in Debian's Chromium (Playwright's own browser download
+# cannot work here); installed when missing (CI runs as root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(UV) run --locked ruff check .
 	$(UV) run --locked pytest $(PYTEST_ARGS)
 

@@ -189,3 +189,12 @@ class VaultSecretNotFoundError(VaultError):
 class VaultKVVersionError(VaultError):
     """The mount's KV version does not fit the request (a version pinned on KV v1, or a
     configured version that differs from the mount's)."""
+
+
+class BlockNotFoundError(TokenError, ValueError):
+    """No saved block of this type has that name (a ``ValueError``, as Prefect's own is)."""
+
+
+class InvalidBlockError(TokenError, ValueError):
+    """A saved block does not validate. The message names the block, each field and its problem,
+    never an input value (pydantic echoes inputs, and an input may be a client secret)."""
