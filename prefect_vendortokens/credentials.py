@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import ipaddress
 import json
+import logging
 import ssl
 import threading
 from typing import Any, Literal
@@ -21,32 +22,45 @@ from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, SecretStr, model_validator
 
 from .auth import VendorTokenAuth
+from .block_loading import TypedLoadErrors
+from .block_settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
 from .client import TokenClient
 from .dialect import TokenDialect
-from .errors import DialectError, VaultSecretNotFoundError
+from .errors import (
+    BlockNotFoundError,
+    DialectError,
+    TokenError,
+    VaultSecretNotFoundError,
+)
 from .manager import ClientSource, StaticClientSource, TokenManager, manager_for
 from .presets import get_dialect
-from .store import PrefectTokenStore, TokenStore, VaultTokenStore
+from .store import PrefectTokenStore, StoreLabel, TokenStore, VaultTokenStore
 from .token import AccessToken
-from .vault import VaultCredentials
+from .vault import DOCS_URL, KEY_LOGO_URL, VaultCredentials
+
+logger = logging.getLogger("prefect_vendortokens")
+
 
 VendorName = Literal["sqod", "cobee", "slashid", "sqr", "resales_online", "oauth2", "custom"]
+_STORE_NOTED: set[str] = set()
 
 
-class VendorCredentials(CredentialsBlock):
+class VendorCredentials(TypedLoadErrors, CredentialsBlock):
     """A vendor API account: how to get its tokens, and the client credentials to get them with.
 
     Tokens are fetched on first use, cached for the whole process, refreshed before expiry and
-    never stored in the block.
+    never stored in the block. Field order is form order: the essentials first, grouped
+    settings after, the custom dialect last.
     """
 
     _block_type_name = "Vendor Credentials"
     _block_type_slug = "vendor-credentials"
-    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/fb3f4debabcda1c5a3aeea4f5b3f94c28845e23e-250x250.png"
-    _documentation_url = "https://github.com/prefect-vendortokens/prefect-vendortokens#readme"  # type: ignore[assignment]
+    _logo_url = KEY_LOGO_URL  # type: ignore[assignment]
+    _documentation_url = DOCS_URL  # type: ignore[assignment]
     _description = (
-        "Client credentials for a vendor API with short-lived tokens "
-        "(SQOD, Cobee, SlashID, SQR, Resales-Online or any OAuth2 dialect)."
+        "Client credentials for a vendor API with short-lived tokens (SQOD, Cobee, SlashID, SQR, "
+        "Resales-Online, any OAuth2 server, or a custom dialect). Fill in the vendor, client ID and "
+        "client secret (or a Vault block and secret path); the token URL defaults to the vendor's."
     )
     _code_example = """
 ```python
@@ -61,106 +75,117 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     vendor: VendorName = Field(
         default="oauth2",
-        description="Vendor preset, or 'custom' to describe the token endpoint in the dialect field.",
+        title="Vendor",
+        description="The vendor's token dialect; 'custom' to describe it yourself in Custom dialect (last).",
     )
-    dialect: TokenDialect | None = Field(
-        default=None,
-        description="The token endpoint's dialect; only with vendor 'custom'.",
+    token_url: str = Field(
+        default="",
+        title="Token URL",
+        description="The token endpoint; empty for the vendor's documented URL (oauth2 and custom need one).",
     )
-    token_url: str | None = Field(
-        default=None,
-        description="Token endpoint URL; defaults to the preset's documented URL.",
+    client_id: str = Field(
+        default="",
+        title="Client ID",
+        description="The OAuth client id (may be left empty when Vault holds it).",
     )
-    client_id: str | None = Field(default=None, description="OAuth client id.")
-    client_secret: SecretStr | None = Field(default=None, description="OAuth client secret.")
-    scopes: list[str] = Field(default_factory=list, description="Scopes to ask for.")
+    client_secret: SecretStr = Field(
+        default=SecretStr(""),
+        title="Client secret",
+        description="Stored encrypted by Prefect. Leave empty when the secret comes from Vault.",
+    )
+    scopes: list[str] = Field(default_factory=list, title="Scopes", description="Scopes to ask for.")
     extra: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra values the dialect needs, such as an audience or a customer id.",
-    )
-    refresh_margin: float | None = Field(
-        default=None,
-        ge=0,
-        description="Seconds before expiry to renew a token; empty for 10% of its lifetime (10 s to 5 min).",
-    )
-    timeout: float = Field(default=30.0, gt=0, description="Timeout in seconds for each HTTP request.")
-    verify_tls: bool = Field(default=True, description="Verify TLS certificates.")
-    ca_bundle_path: str | None = Field(
-        default=None, description="Path to a CA bundle (PEM) to verify the vendor with."
-    )
-    allow_insecure_http: bool = Field(
-        default=False,
-        description="Allow a plain-http token URL on a non-loopback host (never do this in production).",
+        title="Extra values",
+        description="Values a dialect's templates need, such as an audience or a customer id.",
     )
     vault: VaultCredentials | None = Field(
         default=None,
+        title="Vault for the client secret",
         description="Read the client id and secret from this Vault at use time instead of storing them here.",
     )
-    vault_path: str | None = Field(default=None, description="Path of the KV secret in Vault.")
-    vault_mount: str = Field(default="secret", description="KV mount the secret is in.")
-    vault_version: int | None = Field(
-        default=None, ge=1, description="Pin a KV v2 version; empty for the latest."
+    vault_secret: VaultSecretPath = Field(
+        default_factory=VaultSecretPath,
+        title="Vault secret",
+        description="Where the client credentials sit in that Vault (used only with a Vault block).",
     )
-    vault_client_id_key: str = Field(default="client_id", description="Key of the client id in the secret.")
-    vault_client_secret_key: str = Field(
-        default="client_secret", description="Key of the client secret in the secret."
-    )
-    token_store: Literal["prefect", "vault", "memory"] = Field(
-        default="prefect",
-        description=(
-            "Where tokens are shared across processes and flow runs: encrypted Prefect block "
-            "documents, Vault KV v2, or only this process's memory."
-        ),
+    token_store: TokenStoreSettings = Field(
+        default_factory=TokenStoreSettings,
+        title="Shared token store",
+        description="Where tokens are shared by processes and flow runs.",
     )
     token_store_vault: VaultCredentials | None = Field(
-        default=None, description="Vault for the 'vault' token store; empty to use the vault field."
+        default=None,
+        title="Vault for the token store",
+        description="For store 'vault'; empty to use the Vault for the client secret.",
     )
-    token_store_vault_mount: str = Field(
-        default="secret", description="KV v2 mount of the Vault token store."
+    http: HttpSettings = Field(
+        default_factory=HttpSettings, title="Advanced HTTP settings", description="Timeout, TLS, margin."
     )
-    token_store_vault_path: str = Field(
-        default="prefect-vendortokens/tokens", description="Path prefix of the Vault token store."
+    dialect: TokenDialect | None = Field(
+        default=None,
+        title="Custom dialect (vendor 'custom' only)",
+        description="How a vendor without a preset wants to be asked. Ignored unless Vendor is 'custom'.",
     )
 
     # --- validation -----------------------------------------------------------------------
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_form_and_flat_input(cls, data: Any) -> Any:
+        """What the UI forms post, and flat keywords: ``{}`` or nulls for an untouched nested
+        Vault block (V1 form) mean none; a dialect is dropped unless the vendor is custom."""
+        if not isinstance(data, dict):
+            return data
+        data = nest_flat_settings(data)
+        for name in ("vault", "token_store_vault"):
+            if _blank(data.get(name)):
+                data[name] = None
+        if data.get("vendor", "oauth2") != "custom":
+            data.pop("dialect", None)
+        for name in ("token_url", "client_id"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        if data.get("client_secret") is None:
+            data.pop("client_secret", None)
+        return data
+
     @model_validator(mode="after")
     def _check_config(self) -> VendorCredentials:
         name = self._label()
         if self.vendor == "custom" and self.dialect is None:
-            raise ValueError(f"{name}: vendor 'custom' needs a dialect")
-        if self.vendor != "custom" and self.dialect is not None:
-            raise ValueError(
-                f"{name}: a dialect is only used with vendor 'custom' (got vendor {self.vendor!r})"
-            )
+            raise ValueError(f"{name}: vendor 'custom' needs a Custom dialect")
         url = self.effective_token_url
         if not url:
-            raise ValueError(f"{name}: no token_url given and the {self.vendor!r} preset has no default")
+            raise ValueError(f"{name}: no Token URL given and the {self.vendor!r} preset has no default")
         parts = urlsplit(url)
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"{name}: token_url must be an http(s) URL, got {parts.scheme or 'no'} scheme")
-        if parts.scheme == "http" and not (self.allow_insecure_http or _is_loopback(parts.hostname)):
+        if parts.scheme == "http" and not (self.http.allow_insecure_http or _is_loopback(parts.hostname)):
             raise ValueError(
                 f"{name}: token_url uses plain http on {parts.hostname}; use https, a loopback host, "
                 "or set allow_insecure_http"
             )
         self._check_secrets(name)
-        if self.token_store == "vault" and self.token_store_vault is None and self.vault is None:
-            raise ValueError(f"{name}: token_store 'vault' needs token_store_vault (or vault)")
+        if self.token_store.kind == "vault" and self.token_store_vault is None and self.vault is None:
+            raise ValueError(f"{name}: token store 'vault' needs a Vault block (token_store_vault or vault)")
         return self
 
     def _check_secrets(self, name: str) -> None:
+        inline_secret = self.client_secret.get_secret_value().strip()
         if self.vault is not None:
-            if not self.vault_path:
-                raise ValueError(f"{name}: a Vault reference needs vault_path")
-            if self.client_secret is not None:
+            if not self.vault_secret.path.strip():
+                raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")
+            if inline_secret:
                 raise ValueError(
                     f"{name}: give either an inline client_secret or a Vault reference, not both"
                 )
             return
-        if self.vault_path:
-            raise ValueError(f"{name}: vault_path is set but no vault block is given")
-        if not self.client_id or self.client_secret is None:
-            raise ValueError(f"{name}: client_id and client_secret are required (or a Vault reference)")
+        if self.vault_secret.path.strip():
+            raise ValueError(f"{name}: vault_secret.path is set but no Vault block is given")
+        if not self.client_id.strip() or not inline_secret:
+            raise ValueError(
+                f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
+            )
 
     # --- configuration ------------------------------------------------------------------
     def _label(self) -> str:
@@ -173,21 +198,22 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     @property
     def effective_token_url(self) -> str | None:
-        if self.token_url:
-            return self.token_url
-        return (
-            self.dialect.default_token_url
-            if self.dialect is not None
-            else get_dialect(self.vendor).default_token_url
-        )
+        return self.token_url.strip() or self.effective_dialect.default_token_url
 
     def _verify(self) -> bool | ssl.SSLContext:
-        if self.ca_bundle_path:
-            return ssl.create_default_context(cafile=self.ca_bundle_path)
-        return self.verify_tls
+        path = self.http.ca_bundle_path.strip()
+        if not path:
+            return self.http.verify_tls
+        try:
+            return ssl.create_default_context(cafile=path)
+        except (OSError, ssl.SSLError) as exc:  # missing or not a PEM file
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise DialectError(
+                f"{self._label()}: cannot use the CA bundle {path}: {reason}", vendor=self.vendor
+            ) from None
 
     def _account(self) -> dict[str, Any]:
-        """What identifies the account (no secret), for the process-wide token cache key."""
+        """Who the tokens belong to (no secret): the key of the shared store and its lock."""
         return {
             "dialect": self.effective_dialect.model_dump(mode="json"),
             "token_url": self.effective_token_url,
@@ -196,53 +222,74 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "extra": self.extra,
             "vault": None
             if self.vault is None
-            else {
-                "session": self.vault.session_key(),
-                "mount": self.vault_mount,
-                "path": self.vault_path,
-                "version": self.vault_version,
-                "keys": [self.vault_client_id_key, self.vault_client_secret_key],
-            },
+            else {"session": self.vault.session_key(), **self.vault_secret.model_dump()},
         }
 
-    def cache_key(self) -> str:
+    def account_key(self) -> str:
+        """The account's identity: blocks with equal keys share the stored token."""
         account = self._account()
-        if self.client_secret is not None:  # a changed inline secret is a different account
+        if self.client_secret.get_secret_value():  # a changed inline secret is a different account
             account["secret"] = hashlib.sha256(self.client_secret.get_secret_value().encode()).hexdigest()
-        return hashlib.sha256(json.dumps(account, sort_keys=True).encode()).hexdigest()
+        return _digest(account)
+
+    def cache_key(self) -> str:
+        """The process-wide manager's key: the account plus everything that changes how tokens
+        are obtained (store, margin, timeout, TLS), so two blocks that behave differently never
+        share a manager silently."""
+        store_vault = self.token_store_vault or self.vault
+        behaviour = {
+            "account": self.account_key(),
+            "http": self.http.model_dump(),
+            "store": self.token_store.model_dump(),
+            "store_vault": None if store_vault is None else store_vault.session_key(),
+        }
+        return _digest(behaviour)
 
     def _token_client(self, client_id: str, client_secret: SecretStr) -> TokenClient:
-        try:
-            return TokenClient(
-                self.effective_dialect,
-                self.effective_token_url,
-                client_id,
-                client_secret,
-                scopes=self.scopes,
-                extra=self.extra,
-                timeout=self.timeout,
-                verify=self._verify(),
-            )
-        except DialectError:
-            raise
-        except (ValueError, OSError) as exc:  # e.g. an unreadable CA bundle
-            raise DialectError(f"{self._label()}: {type(exc).__name__}: {exc}", vendor=self.vendor) from None
+        return TokenClient(
+            self.effective_dialect,
+            self.effective_token_url,
+            client_id,
+            client_secret,
+            scopes=self.scopes,
+            extra=self.extra,
+            timeout=self.http.timeout,
+            verify=self._verify(),
+        )
 
     def _source(self) -> ClientSource:
         if self.vault is not None:
             return VaultClientSource(self)
-        if not self.client_id or self.client_secret is None:  # validated, but keep type checkers honest
-            raise DialectError(
-                f"{self._label()}: client_id and client_secret are required", vendor=self.vendor
+        return StaticClientSource(self._token_client(self.client_id.strip(), self.client_secret))
+
+    def _store_kind(self) -> str:
+        kind = self.token_store.kind
+        if kind != "auto":
+            return kind
+        chosen = "prefect" if _prefect_api_available() else "memory"
+        key = self.account_key()
+        if key not in _STORE_NOTED:
+            _STORE_NOTED.add(key)
+            reason = (
+                "a Prefect API is configured"
+                if chosen == "prefect"
+                else "no Prefect API is configured (set PREFECT_API_URL to share tokens across processes)"
             )
-        return StaticClientSource(self._token_client(self.client_id, self.client_secret))
+            logger.info("%s: token store %r: %s", self._label(), chosen, reason)
+        return chosen
 
     def _store(self) -> TokenStore | None:
-        if self.token_store == "prefect":
-            return PrefectTokenStore()
-        if self.token_store == "vault":
+        kind = self._store_kind()
+        about = StoreLabel(
+            vendor=self.effective_dialect.name,
+            block=getattr(self, "_block_document_name", None),
+            token_url=(self.effective_token_url or "").split("?", 1)[0],
+        )
+        if kind == "prefect":
+            return PrefectTokenStore(about)
+        if kind == "vault":
             vault = self.token_store_vault or self.vault
-            return VaultTokenStore(vault, self.token_store_vault_mount, self.token_store_vault_path)
+            return VaultTokenStore(vault, self.token_store.vault_mount, self.token_store.vault_path)
         return None
 
     def manager(self) -> TokenManager:
@@ -250,9 +297,10 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return manager_for(
             self.cache_key(),
             self._source,
-            margin=self.refresh_margin,
+            margin=self.http.refresh_margin,
             label=self._label(),
             make_store=self._store,
+            store_key=self.account_key(),
         )
 
     def rotate(self, horizon: float = 0.0) -> tuple[AccessToken, bool]:
@@ -281,28 +329,46 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     def get_client(self, **httpx_kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` that authenticates every request with this account's token."""
-        httpx_kwargs.setdefault("timeout", self.timeout)
+        httpx_kwargs.setdefault("timeout", self.http.timeout)
         httpx_kwargs.setdefault("verify", self._verify())
         return httpx.Client(auth=self.auth(), **httpx_kwargs)
 
     def get_async_client(self, **httpx_kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` that authenticates every request with this account's token."""
-        httpx_kwargs.setdefault("timeout", self.timeout)
+        httpx_kwargs.setdefault("timeout", self.http.timeout)
         httpx_kwargs.setdefault("verify", self._verify())
         return httpx.AsyncClient(auth=self.auth(), **httpx_kwargs)
 
 
 def load_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
-    """A block given as itself or by its saved name (what the tasks accept)."""
+    """A block given as itself or by its saved name (what the tasks, flows and CLI accept).
+    A missing block is a ``BlockNotFoundError``, an invalid one an ``InvalidBlockError``."""
     if isinstance(credentials, VendorCredentials):
         return credentials
-    return VendorCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+    try:
+        return VendorCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+    except ValueError as exc:
+        if isinstance(exc, TokenError):
+            raise
+        raise _not_found(credentials) from None
 
 
 async def aload_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
     if isinstance(credentials, VendorCredentials):
         return credentials
-    return await VendorCredentials.aload(credentials)
+    try:
+        return await VendorCredentials.aload(credentials)
+    except ValueError as exc:
+        if isinstance(exc, TokenError):
+            raise
+        raise _not_found(credentials) from None
+
+
+def _not_found(name: str) -> BlockNotFoundError:
+    return BlockNotFoundError(
+        f"no Vendor Credentials block named {name!r} (create it in the Prefect UI under Blocks, "
+        "or save one in code)"
+    )
 
 
 class VaultClientSource:
@@ -318,26 +384,20 @@ class VaultClientSource:
         self._fingerprint = ""
 
     def client(self, fresh: bool = False) -> TokenClient:
-        block = self._block
-        assert block.vault is not None and block.vault_path  # noqa: S101 - validated by the block
-        data = block.vault.read_secret(
-            block.vault_path, mount=block.vault_mount, version=block.vault_version, fresh=fresh
-        )
-        client_id = block.client_id or data.get(block.vault_client_id_key)
-        secret = data.get(block.vault_client_secret_key)
-        missing = [
-            k
-            for k, v in ((block.vault_client_id_key, client_id), (block.vault_client_secret_key, secret))
-            if not v
-        ]
+        block, ref = self._block, self._block.vault_secret
+        assert block.vault is not None  # noqa: S101 - validated by the block
+        data = block.vault.read_secret(ref.path, mount=ref.mount, version=ref.version or None, fresh=fresh)
+        client_id = block.client_id.strip() or data.get(ref.client_id_key)
+        secret = data.get(ref.client_secret_key)
+        missing = [k for k, v in ((ref.client_id_key, client_id), (ref.client_secret_key, secret)) if not v]
         if missing:
             raise VaultSecretNotFoundError(
                 f"{block._label()}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
                 f"(keys present: {', '.join(sorted(data)) or 'none'})",
                 address=block.vault.address,
-                namespace=block.vault.namespace,
-                mount=block.vault_mount,
-                path=block.vault_path,
+                namespace=block.vault.namespace or None,
+                mount=ref.mount,
+                path=ref.path,
             )
         fingerprint = hashlib.sha256(f"{client_id}\0{secret}".encode()).hexdigest()
         with self._lock:
@@ -357,3 +417,26 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _blank(value: Any) -> bool:
+    """An untouched nested block in a form: nothing, ``{}``, or only empty values."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return all(v in (None, "", [], {}) for v in value.values())
+    return False
+
+
+def _digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _prefect_api_available() -> bool:
+    """A Prefect API is configured, or this runs inside a flow or task run (whose API it is)."""
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.settings import PREFECT_API_URL
+
+    return (
+        bool(PREFECT_API_URL.value()) or FlowRunContext.get() is not None or TaskRunContext.get() is not None
+    )

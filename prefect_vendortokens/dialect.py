@@ -38,10 +38,20 @@ class ExpiresAtFormat(StrEnum):
     ISO8601 = "iso8601"
 
 
+_ACRONYMS = {"id": "ID", "url": "URL", "uri": "URI", "pkce": "PKCE", "json": "JSON"}
+
+
+def _title(name: str, _info: object = None) -> str:
+    """Form titles in sentence case with acronyms kept (``client_id_field`` -> "Client ID field"),
+    where pydantic would generate "Client Id Field"."""
+    words = [_ACRONYMS.get(w, w) for w in name.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
 class TokenDialect(BaseModel):
     """One vendor's token endpoint: the request it wants and the answers it gives."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, field_title_generator=_title)
 
     name: str = Field("custom", description="Label used in logs and errors.")
     default_token_url: str | None = Field(

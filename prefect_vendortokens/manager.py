@@ -122,8 +122,12 @@ class TokenManager:
         margin: float | None = None,
         label: str = "",
         store: TokenStore | None = None,
+        store_key: str | None = None,
     ) -> None:
         self.key = key
+        # The account's key in the shared store and its lock: managers that differ only in
+        # behaviour (margin, timeout) are separate here but share the account's stored token.
+        self.store_key = store_key or key
         self.source = source
         self.store = store
         self.margin = margin
@@ -213,7 +217,7 @@ class TokenManager:
             peek = self._store_read_sync()  # another process may have refreshed it meanwhile
             if want.accepts(peek, self.margin):
                 return peek  # type: ignore[return-value]
-            held = self.store.try_lock(self.key)
+            held = self.store.try_lock(self.store_key)
             if held is not None:
                 with held:
                     return drive(self._plan(want), self._perform)
@@ -228,7 +232,7 @@ class TokenManager:
             peek = await self._store_read_async()
             if want.accepts(peek, self.margin):
                 return peek  # type: ignore[return-value]
-            held = await self.store.atry_lock(self.key)
+            held = await self.store.atry_lock(self.store_key)
             if held is not None:
                 async with held:
                     return await adrive(self._plan(want), self._aperform)
@@ -324,7 +328,7 @@ class TokenManager:
     def _store_read_sync(self) -> AccessToken | None:
         assert self.store is not None  # noqa: S101
         try:
-            return self.store.read(self.key)
+            return self.store.read(self.store_key)
         except Exception as exc:
             logger.warning(
                 "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
@@ -334,7 +338,7 @@ class TokenManager:
     async def _store_read_async(self) -> AccessToken | None:
         assert self.store is not None  # noqa: S101
         try:
-            return await self.store.aread(self.key)
+            return await self.store.aread(self.store_key)
         except Exception as exc:
             logger.warning(
                 "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
@@ -344,14 +348,14 @@ class TokenManager:
     def _store_write_sync(self, token: AccessToken) -> None:
         assert self.store is not None  # noqa: S101
         try:
-            self.store.write(self.key, token)
+            self.store.write(self.store_key, token)
         except Exception as exc:
             logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
 
     async def _store_write_async(self, token: AccessToken) -> None:
         assert self.store is not None  # noqa: S101
         try:
-            await self.store.awrite(self.key, token)
+            await self.store.awrite(self.store_key, token)
         except Exception as exc:
             logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
 
@@ -407,12 +411,15 @@ def manager_for(
     margin: float | None = None,
     label: str = "",
     make_store: Callable[[], TokenStore | None] = lambda: None,
+    store_key: str | None = None,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
     with _registry_lock:
         manager = _registry.get(key)
         if manager is None:
-            manager = TokenManager(key, make_source(), margin=margin, label=label, store=make_store())
+            manager = TokenManager(
+                key, make_source(), margin=margin, label=label, store=make_store(), store_key=store_key
+            )
             _registry[key] = manager
         return manager
 

@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -24,6 +26,7 @@ from pydantic import Field, SecretStr
 
 from .errors import TokenError, VaultError, VaultSecretNotFoundError
 from .token import AccessToken, ExpirySource
+from .vault import DOCS_URL, KEY_LOGO_URL
 
 logger = logging.getLogger("prefect_vendortokens")
 LOCK_LEASE = 60.0  # a crashed holder's lock is freed after this (a refresh takes < 30 s)
@@ -192,13 +195,28 @@ class _InThread(contextlib.AbstractAsyncContextManager[None]):
 
 
 # --- Prefect block store -----------------------------------------------------------------------
-class StoredVendorToken(Block):
-    """A vendor token shared by flow runs, written by prefect-vendortokens (do not edit)."""
+@dataclass(frozen=True)
+class StoreLabel:
+    """What a person needs to recognise a stored token: vendor, credentials block, token URL."""
 
-    _block_type_name = "Vendor Token"
+    vendor: str
+    block: str | None = None
+    token_url: str = ""
+
+
+class StoredVendorToken(Block):
+    """Internal to prefect-vendortokens: the shared token of one vendor account, written by the
+    token manager and the rotation flow. Do not create these by hand; delete one to make the
+    next flow run ask the vendor for a new token."""
+
+    _block_type_name = "Vendor Token (internal)"
     _block_type_slug = "vendor-token"
-    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/fb3f4debabcda1c5a3aeea4f5b3f94c28845e23e-250x250.png"
-    _documentation_url = "https://github.com/prefect-vendortokens/prefect-vendortokens#shared-token-store"  # type: ignore[assignment]
+    _logo_url = KEY_LOGO_URL  # type: ignore[assignment]
+    _documentation_url = DOCS_URL  # type: ignore[assignment]
+    _description = (
+        "Internal to prefect-vendortokens, not to be created by hand: the shared token of one vendor "
+        "account (encrypted), written by the token manager. Create a Vendor Credentials block instead."
+    )
     _code_example = """
 ```python
 from prefect_vendortokens.store import StoredVendorToken
@@ -207,14 +225,23 @@ stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by t
 ```
 """
 
-    token: SecretStr = Field(description="The token and its refresh token, as JSON.")
-    fingerprint: str = Field(description="The token's fingerprint, safe to show.")
-    vendor: str | None = Field(default=None, description="The vendor dialect.")
-    expires_at: datetime = Field(description="When the token expires (UTC).")
+    token: SecretStr = Field(title="Token (JSON)", description="The token and its refresh token, as JSON.")
+    fingerprint: str = Field(title="Fingerprint", description="The token's fingerprint, safe to show.")
+    vendor: str | None = Field(default=None, title="Vendor", description="The vendor dialect.")
+    expires_at: datetime = Field(title="Expires at", description="When the token expires (UTC).")
+    credentials_block: str | None = Field(
+        default=None,
+        title="Credentials block",
+        description="The Vendor Credentials block whose token this is (the last one that wrote it).",
+    )
+    token_url: str | None = Field(
+        default=None, title="Token URL", description="The account's token endpoint."
+    )
 
 
 class PrefectTokenStore(_PrefectLock):
-    """Tokens in encrypted Prefect block documents, one per account.
+    """Tokens in encrypted Prefect block documents, one per account, named
+    ``vendortoken-<vendor>-<account hash>`` and carrying the credentials block's name.
 
     The first write in a process saves the block (registering its type); later writes update
     that document in one API call instead of ``save``'s seven (type, schema, create, read,
@@ -224,9 +251,12 @@ class PrefectTokenStore(_PrefectLock):
     name = "prefect"
     _saved: ClassVar[dict[str, StoredVendorToken]] = {}
 
-    @staticmethod
-    def block_name(key: str) -> str:
-        return f"vendortoken-{key[:40]}"
+    def __init__(self, about: StoreLabel | None = None) -> None:
+        self.about = about or StoreLabel(vendor="vendor")
+
+    def block_name(self, key: str) -> str:
+        vendor = re.sub(r"[^a-z0-9]+", "-", self.about.vendor.lower()).strip("-") or "vendor"
+        return f"vendortoken-{vendor}-{key[:24]}"
 
     def read(self, key: str) -> AccessToken | None:
         try:
@@ -253,7 +283,7 @@ class PrefectTokenStore(_PrefectLock):
                 return
             except Exception:
                 self._saved.pop(key, None)
-        block = _stored(token)
+        block = _stored(token, self.about)
         block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
         self._saved[key] = block
 
@@ -270,18 +300,21 @@ class PrefectTokenStore(_PrefectLock):
         # The saved instance carries the document, schema and type ids: update it in place.
         saved.token = SecretStr(dump_token(token))
         saved.fingerprint, saved.vendor, saved.expires_at = token.fingerprint, token.vendor, token.expires_at
+        saved.credentials_block, saved.token_url = self.about.block, self.about.token_url or None
         document = saved._to_block_document(name=self.block_name(key), include_secrets=True)
         return saved._block_document_id, BlockDocumentUpdate(
             **document.model_dump(include={"block_schema_id", "data"})
         )
 
 
-def _stored(token: AccessToken) -> StoredVendorToken:
+def _stored(token: AccessToken, about: StoreLabel) -> StoredVendorToken:
     return StoredVendorToken(
         token=SecretStr(dump_token(token)),
         fingerprint=token.fingerprint,
         vendor=token.vendor,
         expires_at=token.expires_at,
+        credentials_block=about.block,
+        token_url=about.token_url or None,
     )
 
 

@@ -14,28 +14,34 @@ from typing import Any, Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
+from .block_loading import TypedLoadErrors, filled
 from .vault_session import VaultConfig, VaultLogin, VaultSession, session_for
 
 AuthMethod = Literal["token", "approle", "jwt", "kubernetes", "userpass"]
-DEFAULT_MOUNTS = {
-    "token": "token",
-    "approle": "approle",
-    "jwt": "jwt",
-    "kubernetes": "kubernetes",
-    "userpass": "userpass",
-}
 K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# The package's documentation is its README, published on its PyPI page.
+DOCS_URL = "https://pypi.org/project/prefect-vendortokens/"
+# Prefect's own key icon (the Secret block's), pinned to a commit.
+KEY_LOGO_URL = (
+    "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/"
+    "assets/block-logos/secret.png"
+)
 
 
-class VaultCredentials(Block):
-    """How to reach and log in to HashiCorp Vault (or OpenBao), to read vendor secrets at use time."""
+class VaultCredentials(TypedLoadErrors, Block):
+    """How to reach and log in to HashiCorp Vault (or OpenBao), to read vendor secrets at use time.
+
+    Optional values are empty strings rather than None so that both Prefect UIs show an input
+    for them; only the fields of the chosen auth method are used.
+    """
 
     _block_type_name = "Vault Credentials"
     _block_type_slug = "vault-credentials"
-    _logo_url = "https://cdn.sanity.io/images/3ugk85nk/production/ff1ec0ab01d5e8d7f3c7e0e1e6c7ccff6b0f2a1c-250x250.png"
-    _documentation_url = "https://github.com/prefect-vendortokens/prefect-vendortokens#vault"  # type: ignore[assignment]
+    _logo_url = KEY_LOGO_URL  # type: ignore[assignment]
+    _documentation_url = DOCS_URL  # type: ignore[assignment]
     _description = (
-        "A Vault or OpenBao server and how to log in to it (token, AppRole, JWT/OIDC, Kubernetes, userpass)."
+        "A HashiCorp Vault or OpenBao server and how to log in to it (token, AppRole, JWT/OIDC, "
+        "Kubernetes, userpass). Fill in the address, pick the auth method and fill in its fields."
     )
     _code_example = """
 ```python
@@ -46,33 +52,54 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
 ```
 """
 
-    address: str = Field(description="Vault address, e.g. https://vault.example.com:8200.")
-    namespace: str | None = Field(default=None, description="Vault Enterprise / OpenBao namespace.")
-    auth_method: AuthMethod = Field(default="token", description="How to log in.")
-    auth_mount: str | None = Field(
-        default=None, description="Mount path of the auth method; empty for the method's default."
+    address: str = Field(title="Address", description="Vault address, e.g. https://vault.example.com:8200.")
+    namespace: str = Field(
+        default="", title="Namespace", description="Vault Enterprise / OpenBao namespace; empty for none."
     )
-    token: SecretStr | None = Field(default=None, description="Vault token (auth method 'token').")
-    role_id: str | None = Field(default=None, description="AppRole role id.")
-    secret_id: SecretStr | None = Field(default=None, description="AppRole secret id.")
-    role: str | None = Field(default=None, description="Role name for JWT/OIDC or Kubernetes login.")
-    jwt: SecretStr | None = Field(default=None, description="A JWT for JWT/OIDC login.")
-    jwt_path: str | None = Field(
-        default=None,
+    auth_method: AuthMethod = Field(default="token", title="Auth method", description="How to log in.")
+    token: SecretStr = Field(
+        default=SecretStr(""), title="Token", description="Vault token (method 'token')."
+    )
+    role_id: str = Field(default="", title="AppRole role ID", description="Method 'approle'.")
+    secret_id: SecretStr = Field(
+        default=SecretStr(""), title="AppRole secret ID", description="Method 'approle'."
+    )
+    role: str = Field(default="", title="Role", description="Role name (methods 'jwt' and 'kubernetes').")
+    jwt: SecretStr = Field(default=SecretStr(""), title="JWT", description="A JWT (method 'jwt').")
+    jwt_path: str = Field(
+        default="",
+        title="JWT file path",
         description=(
-            "File holding the JWT (JWT/OIDC), or the service account token (Kubernetes; "
+            "File holding the JWT (method 'jwt'), or the service account token (method 'kubernetes'; "
             "the standard path if empty)."
         ),
     )
-    username: str | None = Field(default=None, description="Userpass user name.")
-    password: SecretStr | None = Field(default=None, description="Userpass password.")
-    verify_tls: bool = Field(default=True, description="Verify Vault's TLS certificate.")
-    ca_bundle_path: str | None = Field(default=None, description="CA bundle (PEM) to verify Vault with.")
-    timeout: float = Field(default=10.0, gt=0, description="Timeout in seconds for each Vault request.")
-    read_cache_ttl: float = Field(default=60.0, ge=0, description="Seconds a secret read is reused.")
-    kv_version: Literal[1, 2] | None = Field(
-        default=None, description="KV engine version; empty to detect it from the mount."
+    username: str = Field(default="", title="Username", description="Method 'userpass'.")
+    password: SecretStr = Field(default=SecretStr(""), title="Password", description="Method 'userpass'.")
+    auth_mount: str = Field(
+        default="", title="Auth mount", description="Mount path of the auth method; empty for its default."
     )
+    verify_tls: bool = Field(default=True, title="Verify TLS", description="Verify Vault's TLS certificate.")
+    ca_bundle_path: str = Field(
+        default="", title="CA bundle path", description="A PEM file of CAs to verify Vault with."
+    )
+    timeout: float = Field(
+        default=10.0, gt=0, title="Timeout (seconds)", description="Upper bound of one Vault request."
+    )
+    read_cache_ttl: float = Field(
+        default=60.0, ge=0, title="Read cache (seconds)", description="How long a secret read is reused."
+    )
+    kv_version: Literal[1, 2] | None = Field(
+        default=None, title="KV version", description="KV engine version; None to detect it from the mount."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, data: Any) -> Any:
+        """Nulls from older documents or code (``namespace=None``) mean "not set"."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k == "kv_version"}
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> VaultCredentials:
@@ -84,38 +111,38 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
             "kubernetes": ["role"],
             "userpass": ["username", "password"],
         }[self.auth_method]
-        missing = [f for f in need if not getattr(self, f)]
-        if self.auth_method == "jwt" and not (self.jwt or self.jwt_path):
+        missing = [f for f in need if not filled(getattr(self, f))]
+        if self.auth_method == "jwt" and not (filled(self.jwt) or filled(self.jwt_path)):
             missing.append("jwt or jwt_path")
         if missing:
             raise ValueError(f"{label}: auth method {self.auth_method!r} needs {', '.join(missing)}")
-        if not self.address.startswith(("http://", "https://")):
+        if not self.address.strip().startswith(("http://", "https://")):
             raise ValueError(f"{label}: the address must start with http:// or https://")
         return self
 
     def _login_spec(self) -> VaultLogin:
-        def secret(value: SecretStr | None) -> str:
-            return value.get_secret_value() if value is not None else ""
+        def secret(value: SecretStr) -> str:
+            return value.get_secret_value()
 
         jwt_path = self.jwt_path or (K8S_TOKEN_PATH if self.auth_method == "kubernetes" else "")
         return VaultLogin(
             method=self.auth_method,
-            mount=self.auth_mount or DEFAULT_MOUNTS[self.auth_method],
+            mount=self.auth_mount.strip("/") or self.auth_method,
             token=secret(self.token),
-            role_id=self.role_id or "",
+            role_id=self.role_id,
             secret_id=secret(self.secret_id),
-            role=self.role or "",
+            role=self.role,
             jwt=secret(self.jwt),
             jwt_path=jwt_path,
-            username=self.username or "",
+            username=self.username,
             password=secret(self.password),
         )
 
     def _config(self) -> VaultConfig:
-        verify: bool | str = self.ca_bundle_path or self.verify_tls
+        verify: bool | str = self.ca_bundle_path.strip() or self.verify_tls
         return VaultConfig(
             address=self.address.rstrip("/"),
-            namespace=self.namespace,
+            namespace=self.namespace.strip() or None,
             verify=verify,
             timeout=self.timeout,
             read_cache_ttl=self.read_cache_ttl,
@@ -125,7 +152,7 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
     def session_key(self) -> str:
         """Identifies the configuration (secrets only as hashes) for the per-process session."""
         data = self.model_dump(mode="json", exclude={"token", "secret_id", "jwt", "password"})
-        secrets = [s.get_secret_value() for s in (self.token, self.secret_id, self.jwt, self.password) if s]
+        secrets = [s.get_secret_value() for s in (self.token, self.secret_id, self.jwt, self.password)]
         data["secrets"] = hashlib.sha256("\0".join(secrets).encode()).hexdigest()
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -401,7 +401,7 @@ def vendor_from_vault(sandbox, bao, vendor: str, path: str, **vault_kwargs) -> V
 
 def test_vendor_token_with_secret_only_in_vault(sandbox, bao) -> None:
     block = vendor_from_vault(sandbox, bao, "resales_online", "vendors/resales")
-    assert block.client_secret is None and block.client_id is None
+    assert block.client_secret.get_secret_value() == "" and block.client_id == ""
     assert block.get_token().is_valid()
     assert sandbox.token_requests("resales_online") == 1
 
@@ -466,7 +466,8 @@ def test_wrong_secret_in_vault_is_reported_after_one_reread(sandbox, bao) -> Non
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"vault_path": None}, "needs vault_path"),
+        ({"vault_path": None}, "needs vault_secret.path"),
+        ({"vault_path": "  "}, "needs vault_secret.path"),
         ({"client_secret": "inline"}, "either an inline client_secret or a Vault reference"),
     ],
 )
@@ -494,6 +495,6 @@ def test_end_to_end_flow_secret_only_in_vault(prefect_server, sandbox, bao) -> N
 
     assert userinfo() == 200
     document = VendorCredentials.load("slashid-from-vault")
-    assert document.client_secret is None
+    assert document.client_secret.get_secret_value() == ""
     secret = sandbox.credentials("slashid").client_secret
     assert prefect_server.scan([secret, *sandbox.issued_secrets()]) == []

@@ -1,0 +1,133 @@
+"""The grouped settings of a ``VendorCredentials`` block: nested models with defaults.
+
+Prefect's forms render a nested model as a titled group; a non-optional nested model with a
+default (the prefect-aws pattern) shows its defaults and always posts a complete value, where an
+optional one (``X | None``) shows a "None" switch (V2) or posts ``{}`` (V1). So the groups here
+are never optional, and every field a person may leave alone has a visible default.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+TokenStoreKind = Literal["auto", "prefect", "vault", "memory"]
+
+
+class _Group(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_default(cls, data: Any) -> Any:
+        """A null from an older document or a cleared form field means "the default"."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or _nullable(cls, k)}
+        return data
+
+
+def _nullable(model: type[BaseModel], name: str) -> bool:
+    field = model.model_fields.get(name)
+    return field is None or (not field.is_required() and field.default is None)
+
+
+class VaultSecretPath(_Group):
+    """Where the client id and secret sit in Vault (used when the Vault block is set)."""
+
+    path: str = Field(
+        default="",
+        title="Secret path",
+        description="Path of the KV secret, e.g. vendors/cobee (without the mount).",
+    )
+    mount: str = Field(default="secret", title="KV mount", description="Mount of the KV engine.")
+    version: int = Field(
+        default=0, ge=0, title="Pinned version", description="A KV v2 version to read; 0 for the latest."
+    )
+    client_id_key: str = Field(
+        default="client_id",
+        title="Client ID key",
+        description="Key of the client id in the secret (ignored when Client ID is filled in).",
+    )
+    client_secret_key: str = Field(
+        default="client_secret", title="Client secret key", description="Key of the client secret."
+    )
+
+
+class TokenStoreSettings(_Group):
+    """Where tokens are shared across processes and flow runs."""
+
+    kind: TokenStoreKind = Field(
+        default="auto",
+        title="Store",
+        description=(
+            "auto: Prefect when a Prefect API is configured or inside a flow run, else this process "
+            "only. prefect: an encrypted Prefect block document per account. vault: a Vault KV v2 "
+            "secret per account (needs a Vault block). memory: this process only."
+        ),
+    )
+    vault_mount: str = Field(default="secret", title="Vault KV v2 mount", description="For store 'vault'.")
+    vault_path: str = Field(
+        default="prefect-vendortokens/tokens",
+        title="Vault path prefix",
+        description="For store 'vault': one secret per account below this path.",
+    )
+
+
+class HttpSettings(_Group):
+    """How the token endpoint is reached; the defaults suit most vendors."""
+
+    timeout: float = Field(
+        default=30.0, gt=0, title="Timeout (seconds)", description="Upper bound of one token request."
+    )
+    verify_tls: bool = Field(default=True, title="Verify TLS", description="Verify the vendor's certificate.")
+    ca_bundle_path: str = Field(
+        default="",
+        title="CA bundle path",
+        description="A PEM file of CAs to verify the vendor with, on the machine that runs the flow.",
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        title="Allow plain HTTP",
+        description="Allow an http:// token URL on a non-loopback host. Never in production.",
+    )
+    refresh_margin: float | None = Field(
+        default=None,
+        ge=0,
+        title="Refresh margin (seconds)",
+        description="Renew this long before expiry; None for 10% of the lifetime (10 s to 5 min).",
+    )
+
+
+# Flat keyword names of version 0.1 (and of Python callers who prefer them) -> (group, field).
+FLAT_SETTINGS: dict[str, tuple[str, str]] = {
+    "vault_path": ("vault_secret", "path"),
+    "vault_mount": ("vault_secret", "mount"),
+    "vault_version": ("vault_secret", "version"),
+    "vault_client_id_key": ("vault_secret", "client_id_key"),
+    "vault_client_secret_key": ("vault_secret", "client_secret_key"),
+    "token_store_vault_mount": ("token_store", "vault_mount"),
+    "token_store_vault_path": ("token_store", "vault_path"),
+    "timeout": ("http", "timeout"),
+    "verify_tls": ("http", "verify_tls"),
+    "ca_bundle_path": ("http", "ca_bundle_path"),
+    "allow_insecure_http": ("http", "allow_insecure_http"),
+    "refresh_margin": ("http", "refresh_margin"),
+}
+
+
+def nest_flat_settings(data: dict[str, Any]) -> dict[str, Any]:
+    """Move flat keywords into their groups (``timeout=5`` -> ``http.timeout``) and accept
+    ``token_store="memory"`` for ``token_store.kind``, so code and 0.1 documents keep working."""
+    data = dict(data)
+    if isinstance(data.get("token_store"), str):
+        data["token_store"] = {"kind": data["token_store"]}
+    for flat, (group, name) in FLAT_SETTINGS.items():
+        if flat not in data:
+            continue
+        value = data.pop(flat)
+        current = data.get(group)
+        if isinstance(current, BaseModel):
+            current = current.model_dump()
+        data[group] = {**(current or {}), name: value}
+    return data
