@@ -21,7 +21,7 @@ def save(document: Path) -> str | None:
     name = data.pop("name")
     if url := os.environ.get(f"{prefix}_TOKEN_URL"):
         data["token_url"] = url
-    if "vault_path" in data:
+    if "vault_secret" in data:
         vault_block = os.environ.get("VENDORTOKENS_VAULT_BLOCK")
         if not vault_block:
             return None
