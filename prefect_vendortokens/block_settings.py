@@ -16,7 +16,8 @@ TokenStoreKind = Literal["auto", "prefect", "vault", "memory"]
 
 
 class _Group(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: a change is an assignment of a new group, which the block notices (see manager()).
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod

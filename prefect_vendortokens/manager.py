@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .client import TokenClient
@@ -136,7 +137,11 @@ class TokenManager:
         self._token: AccessToken | None = None
         self._flight: concurrent.futures.Future[AccessToken] | None = None
         self._failure: _Failure | None = None
+        # The hot path: the current token and the monotonic time until which it may be handed out
+        # as is, replaced as one tuple so a caller reads it without the lock.
+        self._fresh: tuple[AccessToken, float] | None = None
         self.requests = 0  # token requests this manager started (fetch or refresh)
+        self.retired = False  # set by clear_token_cache: holders must ask the registry again
 
     def __repr__(self) -> str:
         return f"TokenManager({self.label!r}, token={self._token!r})"
@@ -148,7 +153,7 @@ class TokenManager:
     def forget(self) -> None:
         """Drop the cached token and any failure window (the next call asks the vendor)."""
         with self._lock:
-            self._token, self._failure = None, None
+            self._token, self._failure, self._fresh = None, None, None
 
     # --- the public pair ----------------------------------------------------------------
     def get_token(
@@ -167,6 +172,9 @@ class TokenManager:
         False skips the refresh grant. ``min_ttl`` wants a token valid at least that much longer
         (the rotation flow's horizon).
         """
+        fresh = self._fresh
+        if fresh is not None and time.monotonic() < fresh[1] and not (force or rejected or min_ttl):
+            return fresh[0]
         want = _Want(force, rejected, use_refresh, min_ttl)
         for _ in range(3):
             step = self._begin(want)
@@ -191,6 +199,9 @@ class TokenManager:
         use_refresh: bool = True,
         min_ttl: float = 0.0,
     ) -> AccessToken:
+        fresh = self._fresh
+        if fresh is not None and time.monotonic() < fresh[1] and not (force or rejected or min_ttl):
+            return fresh[0]
         want = _Want(force, rejected, use_refresh, min_ttl)
         for _ in range(3):
             step = self._begin(want)
@@ -383,6 +394,7 @@ class TokenManager:
             self._flight = None
             if token is not None:
                 self._token, self._failure = token, None
+                self._fresh = (token, _monotonic_deadline(token.refresh_at(self.margin)))
             elif error is not None:
                 retry_after = getattr(error, "retry_after", None)
                 window = min(retry_after, MAX_FAILURE_WINDOW) if retry_after else FAILURE_WINDOW
@@ -397,6 +409,11 @@ class TokenManager:
 
     def _wait_timeout(self) -> TokenTransportError:
         return TokenTransportError(f"{self.label}: gave up waiting for a concurrent token request")
+
+
+def _monotonic_deadline(when: datetime) -> float:
+    """``when`` (wall clock) on the monotonic clock, so the hot path compares two floats."""
+    return time.monotonic() + (when - datetime.now(UTC)).total_seconds()
 
 
 # --- the process-wide registry --------------------------------------------------------------
@@ -427,4 +444,6 @@ def manager_for(
 def clear_token_cache() -> None:
     """Forget every cached token of this process (tests, or after changing credentials)."""
     with _registry_lock:
+        for manager in _registry.values():
+            manager.retired = True
         _registry.clear()

@@ -132,3 +132,34 @@ async def test_cancelled_leader_hands_over(sandbox) -> None:
     leader.cancel()
     token = await asyncio.wait_for(follower, 10)
     assert token.is_valid()
+
+
+def test_hot_path_never_hands_out_a_token_past_its_margin(sandbox) -> None:
+    """The lock-free read gives the cached token only until its refresh time (2 s tokens are
+    renewed 0.5 s early), then the next call asks for a new one."""
+    sandbox.set_token_lifetime(2, "sqr")
+    block = block_for(sandbox, "sqr")
+    first = block.get_token()
+    assert all(block.get_token() is first for _ in range(1000))
+    assert sandbox.token_requests("sqr") == 1
+    time.sleep(1.6)
+    second = block.get_token()
+    assert second.fingerprint != first.fingerprint and sandbox.token_requests("sqr") == 2
+
+
+def test_block_resolves_its_manager_once_and_again_after_a_change(sandbox) -> None:
+    from pydantic import ValidationError
+
+    from prefect_vendortokens import clear_token_cache
+    from prefect_vendortokens.block_settings import HttpSettings
+
+    block = block_for(sandbox, "sqr")
+    first = block.manager()
+    assert block.manager() is first
+    block.http = HttpSettings(timeout=5)  # another behaviour: another manager
+    second = block.manager()
+    assert second is not first and second.key != first.key
+    with pytest.raises(ValidationError, match="frozen"):
+        block.http.timeout = 7  # in place would go unnoticed, so the groups refuse it
+    clear_token_cache()
+    assert block.manager() is not second
