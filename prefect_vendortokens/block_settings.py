@@ -36,6 +36,8 @@ def _nullable(model: type[BaseModel], name: str) -> bool:
 class VaultSecretPath(_Group):
     """Where the client id and secret sit in Vault (used when the Vault block is set)."""
 
+    model_config = ConfigDict(title="Vault secret settings")  # the V1 form heads a group with this
+
     path: str = Field(
         default="",
         title="Secret path",
@@ -58,6 +60,8 @@ class VaultSecretPath(_Group):
 class TokenStoreSettings(_Group):
     """Where tokens are shared across processes and flow runs."""
 
+    model_config = ConfigDict(title="Token store settings")
+
     kind: TokenStoreKind = Field(
         default="auto",
         title="Store",
@@ -78,6 +82,8 @@ class TokenStoreSettings(_Group):
 class HttpSettings(_Group):
     """How the token endpoint is reached; the defaults suit most vendors."""
 
+    model_config = ConfigDict(title="HTTP settings")
+
     timeout: float = Field(
         default=30.0, gt=0, title="Timeout (seconds)", description="Upper bound of one token request."
     )
@@ -92,12 +98,18 @@ class HttpSettings(_Group):
         title="Allow plain HTTP",
         description="Allow an http:// token URL on a non-loopback host. Never in production.",
     )
-    refresh_margin: float | None = Field(
-        default=None,
+    # Not ``float | None``: the V1 form shows a nullable number without its title.
+    refresh_margin: float = Field(
+        default=0,
         ge=0,
         title="Refresh margin (seconds)",
-        description="Renew this long before expiry; None for 10% of the lifetime (10 s to 5 min).",
+        description="Renew this long before expiry; 0 for 10% of the lifetime (10 s to 5 min).",
     )
+
+    @property
+    def margin(self) -> float | None:
+        """The manager's margin: None for the lifetime-based default policy."""
+        return self.refresh_margin or None
 
 
 # Flat keyword names of version 0.1 (and of Python callers who prefer them) -> (group, field).

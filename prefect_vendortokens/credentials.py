@@ -314,7 +314,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return manager_for(
             self.cache_key(),
             self._source,
-            margin=self.http.refresh_margin,
+            margin=self.http.margin,
             label=self._label(),
             make_store=self._store,
             store_key=self.account_key(),

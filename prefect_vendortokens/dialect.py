@@ -51,7 +51,9 @@ def _title(name: str, _info: object = None) -> str:
 class TokenDialect(BaseModel):
     """One vendor's token endpoint: the request it wants and the answers it gives."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, field_title_generator=_title)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, field_title_generator=_title, title="Custom dialect"
+    )
 
     name: str = Field("custom", description="Label used in logs and errors.")
     default_token_url: str | None = Field(
