@@ -12,7 +12,7 @@ import json
 from typing import Any, Literal
 
 from prefect.blocks.core import Block
-from pydantic import ConfigDict, Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from .block_loading import TypedLoadErrors, filled
 from .vault_session import VaultConfig, VaultLogin, VaultSession, session_for
@@ -34,8 +34,6 @@ class VaultCredentials(TypedLoadErrors, Block):
     Optional values are empty strings rather than None so that both Prefect UIs show an input
     for them; only the fields of the chosen auth method are used.
     """
-
-    model_config = ConfigDict(title="Vault Credentials")  # the V1 form's heading when nested
 
     _block_type_name = "Vault Credentials"
     _block_type_slug = "vault-credentials"
