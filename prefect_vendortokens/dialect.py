@@ -8,9 +8,9 @@ alternatives, the first present wins, because vendors' docs often disagree with 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
 
 
 class BodyEncoding(StrEnum):
@@ -48,22 +48,47 @@ def _title(name: str, _info: object = None) -> str:
     return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
 
 
+def _inline(enum: type[StrEnum]) -> WithJsonSchema:
+    """The enum inline in the field's schema: the V1 form titles a ``$ref``'d enum by its class
+    name ("BodyEncoding") and shows no default."""
+    return WithJsonSchema({"type": "string", "enum": [member.value for member in enum]})
+
+
+# Optional text fields are "" for none, not None: the forms show a nullable field as an untitled
+# string/null switch (V1) or a "None" switch with no input (V2).
+_NONE_IS_EMPTY = (
+    "default_token_url",
+    "grant_type_field",
+    "client_credentials_grant",
+    "refresh_grant",
+    "authorization_code_grant",
+    "scope_field",
+    "auth_scheme",
+)
+
+
 class TokenDialect(BaseModel):
-    """One vendor's token endpoint: the request it wants and the answers it gives."""
+    """One vendor's token endpoint: the request it wants and the answers it gives.
+
+    Empty text means "none" (no grant type field, no refresh grant, no scheme)."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, field_title_generator=_title, title="Custom dialect"
     )
 
     name: str = Field("custom", description="Label used in logs and errors.")
-    default_token_url: str | None = Field(
-        None, description="The vendor's documented token URL, used when a block gives none."
+    default_token_url: str = Field(
+        "", description="The vendor's documented token URL, used when a block gives none."
     )
 
     # --- request -------------------------------------------------------------------------
     method: Literal["POST", "GET", "PUT"] = Field("POST", description="HTTP method.")
-    body_encoding: BodyEncoding = Field(BodyEncoding.FORM, description="Request body encoding.")
-    client_auth: ClientAuth = Field(ClientAuth.BASIC, description="Where client credentials go.")
+    body_encoding: Annotated[BodyEncoding, _inline(BodyEncoding)] = Field(
+        BodyEncoding.FORM, description="Request body encoding."
+    )
+    client_auth: Annotated[ClientAuth, _inline(ClientAuth)] = Field(
+        ClientAuth.BASIC, description="Where client credentials go."
+    )
     client_id_field: str = Field("client_id", description="Field name for the client id.")
     client_secret_field: str = Field("client_secret", description="Field name for the secret.")
     basic_auth_urlencode: bool = Field(
@@ -79,19 +104,19 @@ class TokenDialect(BaseModel):
     client_id_type: Literal["string", "integer"] = Field(
         "string", description="Send the client id as a JSON number when 'integer'."
     )
-    grant_type_field: str | None = Field(
+    grant_type_field: str = Field(
         "grant_type", description="Field carrying the grant type; empty when the vendor has none."
     )
-    client_credentials_grant: str | None = Field(
+    client_credentials_grant: str = Field(
         "client_credentials", description="Grant value for client credentials."
     )
-    refresh_grant: str | None = Field(
-        None, description="Grant value for the refresh grant; empty when the vendor has none."
+    refresh_grant: str = Field(
+        "", description="Grant value for the refresh grant; empty when the vendor has none."
     )
-    authorization_code_grant: str | None = Field(
-        None, description="Grant value for the code exchange; empty when the vendor has none."
+    authorization_code_grant: str = Field(
+        "", description="Grant value for the code exchange; empty when the vendor has none."
     )
-    scope_field: str | None = Field("scope", description="Field carrying the scopes.")
+    scope_field: str = Field("scope", description="Field carrying the scopes.")
     scope_separator: str = Field(" ", description="Separator between scopes.")
     refresh_token_field: str = Field("refresh_token", description="Field for the refresh token.")
     send_scope_on_refresh: bool = Field(True, description="Send the scopes with a refresh.")
@@ -121,7 +146,9 @@ class TokenDialect(BaseModel):
     token_type_path: list[str] = Field(["token_type"], description="Path(s) to the token type.")
     expires_in_path: list[str] = Field(["expires_in"], description="Path(s) to expires-in.")
     expires_at_path: list[str] = Field([], description="Path(s) to an absolute expiry.")
-    expires_at_format: ExpiresAtFormat = Field(ExpiresAtFormat.AUTO, description="Its format.")
+    expires_at_format: Annotated[ExpiresAtFormat, _inline(ExpiresAtFormat)] = Field(
+        ExpiresAtFormat.AUTO, description="Its format."
+    )
     refresh_token_path: list[str] = Field(["refresh_token"], description="Path(s) to it.")
     scope_path: list[str] = Field(["scope"], description="Path(s) to the granted scope.")
     id_token_path: list[str] = Field(["id_token"], description="Path(s) to an OIDC id token.")
@@ -129,15 +156,23 @@ class TokenDialect(BaseModel):
     error_message_path: list[str] = Field(
         ["error_description", "message"], description="Path(s) to the error message; all present are joined."
     )
-    default_lifetime: float | None = Field(
-        None, gt=0, description="Lifetime in seconds when the answer carries no expiry."
+    default_lifetime: float = Field(
+        0, ge=0, description="Lifetime in seconds when the answer carries no expiry; 0 for none."
     )
 
     # --- using the token -----------------------------------------------------------------
     auth_header: str = Field("Authorization", description="Header that carries the token.")
-    auth_scheme: str | None = Field(
-        "Bearer", description="Scheme before the token; empty to send the token alone."
-    )
+    auth_scheme: str = Field("Bearer", description="Scheme before the token; empty to send the token alone.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _none_is_empty(cls, data: Any) -> Any:
+        """``None`` (code and documents from 0.1) means empty; 0 means no default lifetime."""
+        if isinstance(data, dict):
+            data = {k: ("" if v is None and k in _NONE_IS_EMPTY else v) for k, v in data.items()}
+            if data.get("default_lifetime", 0) is None:
+                data["default_lifetime"] = 0
+        return data
 
     @model_validator(mode="after")
     def _check(self) -> TokenDialect:
@@ -152,8 +187,8 @@ class TokenDialect(BaseModel):
 
     @property
     def supports_refresh(self) -> bool:
-        return self.refresh_grant is not None
+        return bool(self.refresh_grant)
 
     @property
     def supports_authorization_code(self) -> bool:
-        return self.authorization_code_grant is not None
+        return bool(self.authorization_code_grant)

@@ -147,7 +147,7 @@ def _token(dialect: TokenDialect, data: dict[str, Any], value: str, sent_at: dat
         expires_in=first(data, dialect.expires_in_path),
         access_token=value,
         sent_at=sent_at,
-        default_lifetime=dialect.default_lifetime,
+        default_lifetime=dialect.default_lifetime or None,
         expires_at_format=dialect.expires_at_format,
         vendor=dialect.name,
     )
