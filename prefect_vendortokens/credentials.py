@@ -182,8 +182,6 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
                     f"{name}: give either an inline client_secret or a Vault reference, not both"
                 )
             return
-        if self.vault_secret.path.strip():
-            raise ValueError(f"{name}: vault_secret.path is set but no Vault block is given")
         if not self.client_id.strip() or not inline_secret:
             raise ValueError(
                 f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
