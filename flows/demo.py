@@ -30,15 +30,16 @@ def _prefect_env(home: Path) -> None:
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="vendortokens-demo-"))
     _prefect_env(home)
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-    from flows.cobee_employees import cobee_employees
-    from flows.resales_update_unit import resales_update_unit
-    from flows.rotate_tokens import rotate_tokens
-    from flows.slashid_userinfo import slashid_userinfo
-    from flows.sqod_appointments import sqod_appointments
-    from flows.sqr_user_status import sqr_user_status
     from prefect_vendortokens import VaultCredentials, VendorCredentials, clear_token_cache
+    from prefect_vendortokens.flows import (
+        cobee_employees,
+        resales_update_unit,
+        rotate_tokens,
+        slashid_userinfo,
+        sqod_appointments,
+        sqr_user_status,
+    )
     from prefect_vendortokens.testing import VENDORS, OpenBao, vendor_sandbox
 
     rows: list[tuple[str, str, int, int, str]] = []

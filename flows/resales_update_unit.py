@@ -1,24 +1,14 @@
-"""Resales-Online (PropQ): update a unit by name. Every call but the token request is JSON."""
+"""Resales-Online (PropQ): update a unit of a development by its name.
 
-from __future__ import annotations
+    python flows/resales_update_unit.py BLOCK_NAME API_BASE_URL DEVELOPMENT_ID UNIT_NAME
 
-from prefect import flow
+The flow itself ships in the package (`prefect_vendortokens.flows.resales_update_unit`), so it
+also runs and deploys from a pip install.
+"""
 
-from prefect_vendortokens.api import call_api
+import sys
 
-
-@flow(name="resales-update-unit")
-def resales_update_unit(
-    credentials: str, base_url: str, development_id: int, unit: str, status: str = "available", price: int = 0
-) -> dict:
-    body = {"UntName": unit, "UntStatus": status, "UntPrice": price, "UntDirections": ""}
-    answer = call_api(
-        credentials, "POST", f"{base_url}/v1/developments/{development_id}/units/update-by-name", json=body
-    )
-    return {"unit": answer["unit"], "success": answer["success"]}
-
+from prefect_vendortokens.flows import resales_update_unit
 
 if __name__ == "__main__":
-    import sys
-
     print(resales_update_unit(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))

@@ -1,19 +1,14 @@
-"""SlashID: the token (scope openid) at the userinfo endpoint."""
+"""SlashID.
 
-from __future__ import annotations
+    python flows/slashid_userinfo.py BLOCK_NAME API_BASE_URL
 
-from prefect import flow
+The flow itself ships in the package (`prefect_vendortokens.flows.slashid_userinfo`), so it also runs and
+deploys from a pip install.
+"""
 
-from prefect_vendortokens.api import call_api
+import sys
 
-
-@flow(name="slashid-userinfo")
-def slashid_userinfo(credentials: str, base_url: str) -> dict:
-    info = call_api(credentials, "GET", f"{base_url}/oauth2/userinfo")
-    return {"sub": info["sub"]}
-
+from prefect_vendortokens.flows import slashid_userinfo
 
 if __name__ == "__main__":
-    import sys
-
     print(slashid_userinfo(sys.argv[1], sys.argv[2]))

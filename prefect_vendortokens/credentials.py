@@ -21,6 +21,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
+from . import events
 from .auth import VendorTokenAuth
 from .block_loading import TypedLoadErrors
 from .block_settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
@@ -262,11 +263,12 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             return VaultClientSource(self)
         return StaticClientSource(self._token_client(self.client_id.strip(), self.client_secret))
 
-    def _store_kind(self) -> str:
+    def store_kind(self) -> str:
+        """The shared store this block uses: the configured kind, with 'auto' resolved."""
         kind = self.token_store.kind
         if kind != "auto":
             return kind
-        chosen = "prefect" if _prefect_api_available() else "memory"
+        chosen = "prefect" if events.prefect_api_available() else "memory"
         key = self.account_key()
         if key not in _STORE_NOTED:
             _STORE_NOTED.add(key)
@@ -279,7 +281,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return chosen
 
     def _store(self) -> TokenStore | None:
-        kind = self._store_kind()
+        kind = self.store_kind()
         about = StoreLabel(
             vendor=self.effective_dialect.name,
             block=getattr(self, "_block_document_name", None),
@@ -309,7 +311,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return manager
 
     def _resolve_manager(self) -> TokenManager:
-        return manager_for(
+        manager = manager_for(
             self.cache_key(),
             self._source,
             margin=self.http.margin,
@@ -317,6 +319,13 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             make_store=self._store,
             store_key=self.account_key(),
         )
+        events.watch(
+            manager,
+            block_name=getattr(self, "_block_document_name", None),
+            block_id=getattr(self, "_block_document_id", None),
+            vendor=self.effective_dialect.name,
+        )
+        return manager
 
     def rotate(self, horizon: float = 0.0) -> tuple[AccessToken, bool]:
         """Make sure the shared token is valid for at least ``horizon`` more seconds. Returns the
@@ -445,13 +454,3 @@ def _blank(value: Any) -> bool:
 
 def _digest(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _prefect_api_available() -> bool:
-    """A Prefect API is configured, or this runs inside a flow or task run (whose API it is)."""
-    from prefect.context import FlowRunContext, TaskRunContext
-    from prefect.settings import PREFECT_API_URL
-
-    return (
-        bool(PREFECT_API_URL.value()) or FlowRunContext.get() is not None or TaskRunContext.get() is not None
-    )

@@ -142,6 +142,8 @@ class TokenManager:
         self._fresh: tuple[AccessToken, float] | None = None
         self.requests = 0  # token requests this manager started (fetch or refresh)
         self.retired = False  # set by clear_token_cache: holders must ask the registry again
+        # Called with (grant, token, error) after each vendor request this manager makes.
+        self.listeners: list[Callable[[str, AccessToken | None, TokenError | None], None]] = []
 
     def __repr__(self) -> str:
         return f"TokenManager({self.label!r}, token={self._token!r})"
@@ -307,7 +309,13 @@ class TokenManager:
             return self.source.client(fresh=True)
         client = self.source.client()
         self.requests += 1
-        return client.refresh(op.token) if isinstance(op, Refresh) else client.fetch()
+        try:
+            token = client.refresh(op.token) if isinstance(op, Refresh) else client.fetch()
+        except TokenError as exc:
+            self._tell(op, None, exc)
+            raise
+        self._tell(op, token, None)
+        return token
 
     async def _aperform(self, op: Any) -> Any:
         if isinstance(op, StoreRead):
@@ -318,7 +326,22 @@ class TokenManager:
             return await self.source.aclient(fresh=True)
         client = await self.source.aclient()
         self.requests += 1
-        return await (client.arefresh(op.token) if isinstance(op, Refresh) else client.afetch())
+        try:
+            token = await (client.arefresh(op.token) if isinstance(op, Refresh) else client.afetch())
+        except TokenError as exc:
+            self._tell(op, None, exc)
+            raise
+        self._tell(op, token, None)
+        return token
+
+    def _tell(self, op: Any, token: AccessToken | None, error: TokenError | None) -> None:
+        """Every vendor request's outcome to the listeners (Prefect events); never fails it."""
+        grant = "refresh" if isinstance(op, Refresh) else "fetch"
+        for listener in self.listeners:
+            try:
+                listener(grant, token, error)
+            except Exception:  # an observer must not break token acquisition
+                logger.debug("%s: a token listener failed", self.label, exc_info=True)
 
     def _lead(
         self, future: concurrent.futures.Future[AccessToken], run: Callable[[], AccessToken]

@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from flows.cobee_employees import cobee_employees
-from flows.resales_update_unit import resales_update_unit
-from flows.rotate_tokens import RotationFailed, rotate_tokens
-from flows.slashid_userinfo import slashid_userinfo
-from flows.sqod_appointments import sqod_appointments
-from flows.sqr_user_status import sqr_user_status
 from prefect_vendortokens import VaultCredentials, VendorCredentials, clear_token_cache
+from prefect_vendortokens.flows import (
+    RotationFailed,
+    cobee_employees,
+    resales_update_unit,
+    rotate_tokens,
+    slashid_userinfo,
+    sqod_appointments,
+    sqr_user_status,
+)
 from prefect_vendortokens.testing import VENDORS, OpenBao
 
 from .conftest import SCOPES
@@ -91,10 +94,14 @@ def test_rotation_flow_reports_every_account_and_fails_at_the_end(prefect_server
         row = next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {vendor} |" in row and "| refreshed |" in row and "sha256:" in row
     broken = next(line for line in table.splitlines() if line.startswith("| rot-broken |"))
-    assert "| sqr |" in broken and "| failed |" in broken and "invalid_client" in broken
+    assert "| sqr |" in broken and "| failed |" in broken
+    assert "| CredentialsRejectedError: invalid_client (HTTP 401) |" in broken  # a short cell...
+    details = table.split("### Errors", 1)[1]  # ...and the whole message below the table
+    assert "- **rot-broken**: vendor rejected the client credentials" in details
     assert "sqr-rotation-WRONG-secret" not in table
     missing = next(line for line in table.splitlines() if line.startswith("| rot-missing |"))
-    assert "| failed |" in missing and "rot-missing" in missing.split("|")[6]  # the error names it
+    assert "| failed |" in missing and "| BlockNotFoundError |" in missing
+    assert "- **rot-missing**: no Vendor Credentials block named 'rot-missing'" in details
     assert all(sandbox.token_requests(v) == 1 for v in VENDORS if v != "sqr")
 
     clear_token_cache()  # a later run in another process: everything comes from the store
@@ -106,7 +113,7 @@ def test_rotation_flow_reports_every_account_and_fails_at_the_end(prefect_server
 def test_rotation_error_cell_leaves_out_invalid_input() -> None:
     from pydantic import ValidationError
 
-    from flows.rotate_tokens import describe_failure
+    from prefect_vendortokens.flows.rotation import describe_failure
 
     with pytest.raises(ValidationError) as info:
         VendorCredentials(vendor="sqr", client_id="id", client_secret=["CANARY-not-a-string"])
@@ -116,7 +123,7 @@ def test_rotation_error_cell_leaves_out_invalid_input() -> None:
 
 
 def test_rotation_discovers_blocks_by_type(prefect_server, sandbox) -> None:
-    from flows.rotate_tokens import vendor_block_names
+    from prefect_vendortokens.flows import vendor_block_names
 
     names = save_accounts(sandbox, "disc")
     assert set(names.values()) <= set(vendor_block_names())

@@ -35,11 +35,9 @@ def main(command: str, *args: str) -> dict:
         VendorCredentials.model_validate(json.loads(args[1])).save(args[0], overwrite=True)
         return {"saved": args[0]}
     if command == "rotate":
-        try:
-            from prefect_vendortokens.flows import rotate_tokens  # type: ignore[attr-defined]
-        except ImportError:
-            from flows.rotate_tokens import rotate_tokens
         from prefect.client.orchestration import get_client
+
+        from prefect_vendortokens.flows import rotate_tokens
 
         try:
             rotate_tokens(block_names=list(args), horizon_seconds=60)

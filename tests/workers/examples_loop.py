@@ -4,13 +4,9 @@ requests this process made itself (the rotation flow runs in another process).""
 import json
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from flows.sqod_appointments import sqod_appointments
-from flows.sqr_user_status import sqr_user_status
 from prefect_vendortokens import VendorCredentials
+from prefect_vendortokens.flows import sqod_appointments, sqr_user_status
 
 if __name__ == "__main__":
     sqod_block, sqod_api, sqr_block, sqr_api, seconds = sys.argv[1:6]

@@ -7,9 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from flows.rotate_tokens import rotate_tokens
+from prefect_vendortokens.flows import rotate_tokens
 
 if __name__ == "__main__":
     stop_file, horizon, accounts = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
