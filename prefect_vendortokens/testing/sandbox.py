@@ -7,16 +7,21 @@ rules live in ``vendors.py``. A ``ThreadingHTTPServer`` keeps it dependency-free
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import secrets
+import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from .control import CONTROL_PREFIX, control
 from .vendors import SPECS, VENDORS, Reply, Request, VendorSpec, authorize, compile_api, make_jwt
 
 
@@ -54,15 +59,19 @@ class VendorState:
 class VendorSandbox:
     """The running emulation. Thread-safe; every control takes effect on the next request."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: str | None = None) -> None:
+        """``seed`` makes the credentials (and the signing key) stable across restarts, so blocks
+        saved against a sandbox service keep working; without it every start draws new ones."""
         self._lock = threading.Lock()
-        self._key = secrets.token_bytes(32)
+        self.seed = seed
+        self._key = _seeded(seed, "signing-key", 32) if seed else secrets.token_bytes(32)
         self._vendors: dict[str, VendorState] = {}
         for name, spec in SPECS.items():
+            hexes = _hex_source(seed, name)
             self._vendors[name] = VendorState(
                 spec=spec,
-                client_id=spec.client_id(),
-                client_secret=f"{name}-secret-{secrets.token_urlsafe(24)}",
+                client_id=spec.client_id(hexes),
+                client_secret=f"{name}-secret-{_urlsafe(hexes(24))}",
                 lifetime=spec.lifetime,
             )
         self._tokens: dict[str, dict[str, Any]] = {}
@@ -161,6 +170,31 @@ class VendorSandbox:
                 *self._refresh,
             ]
 
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Every vendor's counters (what the control endpoint ``GET /_control/counts`` answers)."""
+        return {
+            name: {
+                "token_requests": state.token_requests,
+                "api_requests": state.api_requests,
+                "refresh_reuse": state.refresh_reuse,
+            }
+            for name, state in self._vendors.items()
+        }
+
+    def env(self) -> dict[str, str]:
+        """``VENDORTOKENS_<VENDOR>_*`` values for ``prefect-vendortokens save-blocks``: client id,
+        secret, token URL and API base URL of every vendor, and the sandbox URL."""
+        values = {"VENDORTOKENS_SANDBOX_URL": self.base_url}
+        for name, state in self._vendors.items():
+            prefix = f"VENDORTOKENS_{name.upper()}"
+            values |= {
+                f"{prefix}_CLIENT_ID": state.client_id,
+                f"{prefix}_CLIENT_SECRET": state.client_secret,
+                f"{prefix}_TOKEN_URL": self.token_url(name),
+                f"{prefix}_API_URL": self.api_url(name),
+            }
+        return values
+
     def _pick(self, vendor: str | None) -> list[VendorState]:
         return list(self._vendors.values()) if vendor is None else [self._state(vendor)]
 
@@ -251,6 +285,8 @@ class VendorSandbox:
 
     # --- dispatch -----------------------------------------------------------------------
     def handle(self, req: Request) -> Reply:
+        if req.path.startswith(CONTROL_PREFIX):
+            return control(self, req)
         for name, state in self._vendors.items():
             spec = state.spec
             if not req.path.startswith(spec.prefix + "/"):
@@ -309,11 +345,18 @@ class VendorSandbox:
         return state.spec.token(self, state, req)
 
     # --- server -------------------------------------------------------------------------
-    def start(self) -> VendorSandbox:
+    def start(self, port: int = 0) -> VendorSandbox:
+        """Serve on 127.0.0.1 (only: it hands out credentials to whoever asks); port 0 picks one."""
         sandbox = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes; without NODELAY a kept-alive client's
+                # delayed ACK stalls every request ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
@@ -354,7 +397,7 @@ class VendorSandbox:
         class Server(ThreadingHTTPServer):
             request_queue_size = 256  # hundreds of concurrent callers in the tests
 
-        server = Server(("127.0.0.1", 0), Handler)
+        server = Server(("127.0.0.1", port), Handler)
         server.daemon_threads = True
         self._server = server
         self.base_url = f"http://127.0.0.1:{server.server_address[1]}"
@@ -368,10 +411,37 @@ class VendorSandbox:
             self._server = None
 
 
+def _seeded(seed: str | None, label: str, size: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < size:
+        out += hmac.new(str(seed).encode(), f"{label}:{counter}".encode(), hashlib.sha256).digest()
+        counter += 1
+    return out[:size]
+
+
+def _hex_source(seed: str | None, vendor: str) -> Callable[[int], str]:
+    """``hexes(n)``: n random bytes as hex, or the next n bytes of the vendor's seeded stream."""
+    if not seed:
+        return secrets.token_hex
+    drawn = [0]
+
+    def hexes(n: int) -> str:
+        chunk = _seeded(seed, vendor, drawn[0] + n)[drawn[0] :]
+        drawn[0] += n
+        return chunk.hex()
+
+    return hexes
+
+
+def _urlsafe(hex_text: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_text)).rstrip(b"=").decode()
+
+
 @contextlib.contextmanager
-def vendor_sandbox() -> Iterator[VendorSandbox]:
+def vendor_sandbox(seed: str | None = None, port: int = 0) -> Iterator[VendorSandbox]:
     """Run the vendor emulation on 127.0.0.1 (random port) for the ``with`` block."""
-    sandbox = VendorSandbox().start()
+    sandbox = VendorSandbox(seed).start(port)
     try:
         yield sandbox
     finally:

@@ -344,7 +344,7 @@ class VendorSpec:
     prefix: str  # URL prefix of this vendor on the sandbox
     token_paths: tuple[str, ...]  # first is the documented one
     api_base: str  # what api_url() returns, relative to the prefix
-    client_id: Callable[[], str]
+    client_id: Callable[[Callable[[int], str]], str]  # from a hex(n) source: random, or seeded
     lifetime: float
     jwt: bool
     error: Callable[[int, str, str], Reply]
@@ -359,8 +359,8 @@ class VendorSpec:
     rate_limit_headers: bool = False  # x-ratelimit-* headers beside Retry-After on a 429
 
 
-def _uuid_like() -> str:
-    raw = secrets.token_hex(16)
+def _uuid_like(hexes: Callable[[int], str]) -> str:
+    raw = hexes(16)
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:]}"
 
 
@@ -372,7 +372,7 @@ SPECS: dict[str, VendorSpec] = {
             "/sqod",
             ("/oauth2/token",),
             "",
-            lambda: "sqod-" + secrets.token_hex(6),
+            lambda hexes: "sqod-" + hexes(6),
             3600,
             False,
             _sqod_error,
@@ -433,7 +433,7 @@ SPECS: dict[str, VendorSpec] = {
             "/resales",
             ("/oauth/token",),
             "",
-            lambda: str(10000 + secrets.randbelow(89999)),
+            lambda hexes: str(10000 + int(hexes(4), 16) % 89999),
             7200,
             True,
             _resales_error,
@@ -453,7 +453,7 @@ SPECS: dict[str, VendorSpec] = {
             "/oauth2",
             ("/token",),
             "",
-            lambda: "oauth2-" + secrets.token_hex(6),
+            lambda hexes: "oauth2-" + hexes(6),
             3600,
             False,
             _oauth2_error,
