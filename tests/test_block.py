@@ -7,7 +7,7 @@ from prefect import flow
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
-from prefect_vendortokens import TokenDialect, VendorCredentials, get_dialect
+from prefect_vendortokens import TokenDialect, VendorCredentials
 from prefect_vendortokens.errors import BlockNotFoundError, DialectError, InvalidBlockError
 from prefect_vendortokens.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
@@ -108,9 +108,9 @@ def test_repr_hides_secret() -> None:
 
 def test_unreadable_ca_bundle_is_a_clear_error(sandbox, tmp_path) -> None:
     block = block_for(sandbox, "sqr", ca_bundle_path=str(tmp_path / "missing.pem"))
-    with pytest.raises(DialectError, match="cannot use the CA bundle .*missing.pem: No such file"):
+    with pytest.raises(DialectError, match=r"cannot use the CA bundle .*missing\.pem: No such file"):
         block.get_token()
-    with pytest.raises(DialectError, match="missing.pem"):
+    with pytest.raises(DialectError, match=r"missing\.pem"):
         block.get_client()
 
 
