@@ -1,0 +1,221 @@
+"""The package as a user installs it: the wheel in a fresh virtualenv outside the checkout (the
+locked versions), a real `prefect server start`, the sandbox service, and every CLI command;
+the rotation deployed by module path runs to Completed on a process worker started in another
+directory, with its artifact and events on the server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from prefect_vendortokens.testing.openbao import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def uv() -> str:
+    found = shutil.which("uv") or str(ROOT / ".tools/bin/uv")
+    assert Path(found).exists(), "uv is installed by make setup"
+    return found
+
+
+@dataclass
+class Installed:
+    venv: Path
+    work: Path  # a directory outside the checkout: every command runs here
+    env: dict[str, str]
+    api: str
+
+    def bin(self, name: str) -> str:
+        return str(self.venv / "bin" / name)
+
+    def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - the installed console script
+            [self.bin("prefect-vendortokens"), *args],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def spawn(self, *cmd: str, log: str) -> subprocess.Popen[bytes]:
+        out = open(self.work / log, "wb")  # noqa: SIM115 - closed with the process group
+        return subprocess.Popen(  # noqa: S603
+            list(cmd),
+            cwd=self.work,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def wait_for(check, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{what} not within {timeout:g} s"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Iterator[Installed]:
+    base = tmp_path_factory.mktemp("install")
+    dist, venv, work = base / "dist", base / "venv", base / "work"
+    work.mkdir()
+    run = {"capture_output": True, "text": True, "timeout": 600, "check": True}
+    subprocess.run([uv(), "build", "--wheel", "--out-dir", str(dist), str(ROOT)], cwd=ROOT, **run)  # noqa: S603
+    constraints = base / "constraints.txt"
+    exported = subprocess.run(  # noqa: S603
+        [uv(), "export", "--locked", "--no-dev", "--no-hashes", "--no-emit-project"], cwd=ROOT, **run
+    )
+    constraints.write_text(exported.stdout)
+    subprocess.run([uv(), "venv", "--python", sys.executable, str(venv)], cwd=base, **run)  # noqa: S603
+    wheel = next(dist.glob("prefect_vendortokens-*.whl"))
+    subprocess.run(  # noqa: S603 - the locked versions, then the wheel itself
+        [uv(), "pip", "install", "--python", str(venv / "bin/python"), "-c", str(constraints), str(wheel)],
+        cwd=base,
+        **run,
+    )
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV", "PYTHON"))}
+    env |= {
+        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
+        "PREFECT_HOME": str(base / "prefect-home"),
+        "PREFECT_API_URL": api,
+        "PREFECT_UI_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    installed = Installed(venv=venv, work=work, env=env, api=api)
+    server = installed.spawn(
+        installed.bin("prefect"),
+        "server",
+        "start",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        log="server.log",
+    )
+    try:
+        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, "prefect server", 150)
+        yield installed
+    finally:
+        stop(server)
+
+
+def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
+    it = installed
+    assert not (it.work / "prefect_vendortokens").exists() and not (it.work / "flows").exists()
+    help_ = it.cli("--help")
+    assert help_.returncode == 0 and "deploy-rotation" in help_.stdout
+
+    port = free_port()
+    sandbox = it.spawn(
+        it.bin("prefect-vendortokens"),
+        "sandbox",
+        "--port",
+        str(port),
+        "--env-file",
+        "sandbox.env",
+        log="sb.log",
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: httpx.get(f"{base}/_control/counts", timeout=1).status_code == 200, "sandbox", 60)
+        saved = it.cli("save-blocks", "--env-file", "sandbox.env", "--json")
+        assert saved.returncode == 0, saved.stderr
+        assert all(row["saved"] for row in json.loads(saved.stdout))
+
+        checked = it.cli("check", "sqr", "--json")
+        assert checked.returncode == 0, checked.stderr
+        assert json.loads(checked.stdout)["fingerprint"].startswith("sha256:")
+        rotated = it.cli("rotate", "--horizon", "60", "--json")
+        assert rotated.returncode == 0, rotated.stderr
+        assert {r["block"] for r in json.loads(rotated.stdout)} == {
+            "sqod",
+            "cobee",
+            "slashid",
+            "sqr",
+            "resales-online",
+        }
+        status = it.cli("status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert all(r["fingerprint"].startswith("sha256:") for r in json.loads(status.stdout))
+
+        # The scheduled rotation: deployed by module path, run by a process worker elsewhere.
+        deployed = it.cli("deploy-rotation", "--pool", "vendortokens", "--horizon", "86400", "--json")
+        assert deployed.returncode == 0, deployed.stderr
+        assert (
+            json.loads(deployed.stdout)["entrypoint"] == "prefect_vendortokens.flows.rotation:rotate_tokens"
+        )
+        worker = it.spawn(it.bin("prefect"), "worker", "start", "--pool", "vendortokens", log="worker.log")
+        try:
+            started = subprocess.run(  # noqa: S603
+                [it.bin("prefect"), "deployment", "run", "rotate-vendor-tokens/rotate-vendor-tokens"],
+                cwd=it.work,
+                env=it.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            run_id = started.stdout.split("UUID:")[1].split()[0]
+
+            def state() -> str:
+                return httpx.get(f"{it.api}/flow_runs/{run_id}", timeout=5).json()["state"]["type"]
+
+            wait_for(lambda: state() in ("COMPLETED", "FAILED", "CRASHED"), "the deployed rotation run", 240)
+            assert state() == "COMPLETED", (it.work / "worker.log").read_text()[-3000:]
+        finally:
+            stop(worker)
+        artifacts = httpx.post(
+            f"{it.api}/artifacts/filter",
+            json={"artifacts": {"flow_run_id": {"any_": [run_id]}}, "limit": 5, "offset": 0},
+            timeout=10,
+        ).json()
+        assert artifacts and "| sqr | sqr |" in artifacts[0]["data"] and "refreshed" in artifacts[0]["data"]
+
+        events = httpx.post(
+            f"{it.api}/events/filter",
+            json={"filter": {"event": {"prefix": ["prefect-vendortokens."]}}, "limit": 50},
+            timeout=10,
+        ).json()["events"]
+        names = {e["event"] for e in events}
+        assert {"prefect-vendortokens.token.refreshed", "prefect-vendortokens.rotation.completed"} <= names
+        secrets = [v for k, v in _env(it.work / "sandbox.env").items() if k.endswith("_CLIENT_SECRET")]
+        assert secrets and [s for s in secrets if s in json.dumps(events)] == []
+    finally:
+        stop(sandbox)
+
+
+def _env(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
