@@ -197,6 +197,36 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
             assert state() == "COMPLETED", (it.work / "worker.log").read_text()[-3000:]
         finally:
             stop(worker)
+        # The repository's prefect.yaml deploys the same module path with Prefect's own CLI.
+        shutil.copy(ROOT / "prefect.yaml", it.work / "prefect.yaml")
+        pool = subprocess.run(  # noqa: S603 - the README's step before prefect deploy
+            [it.bin("prefect"), "work-pool", "create", "default", "--type", "process"],
+            cwd=it.work,
+            env=it.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert pool.returncode == 0, pool.stdout + pool.stderr
+        by_yaml = subprocess.run(  # noqa: S603
+            [
+                it.bin("prefect"),
+                "--no-prompt",
+                "deploy",
+                "--prefect-file",
+                "prefect.yaml",
+                "-n",
+                "rotate-vendor-tokens",
+            ],
+            cwd=it.work,
+            env=it.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert by_yaml.returncode == 0, by_yaml.stdout[-2000:] + by_yaml.stderr[-2000:]
         artifacts = httpx.post(
             f"{it.api}/artifacts/filter",
             json={"artifacts": {"flow_run_id": {"any_": [run_id]}}, "limit": 5, "offset": 0},
