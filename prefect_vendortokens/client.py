@@ -1,24 +1,29 @@
 """``TokenClient``: the sync and async drivers around the sans-IO request/response core.
 
-Each public method builds a ``TokenRequest`` (``request.py``), sends it with one of two tiny
-send functions, and hands the answer to ``parse_token_response`` (``response.py``). The only
-code that differs between sync and async is the ``_send``/``_asend`` pair.
+Each public method builds a ``TokenRequest`` (``request.py``), sends it, and hands the answer to
+``parse_token_response`` (``response.py``). Sending is one coroutine, ``_exchange``: the whole
+exchange (connect, request, headers, body) runs under one deadline, the block's ``timeout``,
+whatever a server trickles (httpx's timeouts are per read), and the body stops at
+``MAX_RESPONSE_BYTES``. The sync driver runs that coroutine on a private event loop in a helper
+thread, so there is one copy of the logic and the sync path is bounded the same way.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import concurrent.futures
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
 from pydantic import JsonValue, SecretStr
 
 from .dialect import TokenDialect
-from .errors import DialectError, TokenTransportError
+from .errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
 from .pkce import Pkce
 from .presets import get_dialect
 from .request import (
@@ -30,10 +35,12 @@ from .request import (
     TokenRequest,
     build_token_request,
 )
-from .response import parse_token_response
+from .response import parse_token_response, safe_url
 from .token import AccessToken
 
 VerifyTypes = bool | str | ssl.SSLContext
+T = TypeVar("T")
+MAX_RESPONSE_BYTES = 1 << 20  # a token answer is a few KB; stop reading an endless body at 1 MiB
 
 
 class TokenClient:
@@ -51,9 +58,9 @@ class TokenClient:
         timeout: float = 30.0,
         verify: VerifyTypes = True,
         authorization_url: str | None = None,
-        http_client: httpx.Client | None = None,
-        async_http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """``transport`` replaces the network (httpx's ``MockTransport``, for unit tests)."""
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         url = token_url or self.dialect.default_token_url
         if not url:
@@ -61,6 +68,14 @@ class TokenClient:
                 f"dialect {self.dialect.name!r} has no default token URL; pass token_url",
                 vendor=self.dialect.name,
             )
+        try:
+            parsed = httpx.URL(url)
+        except httpx.InvalidURL as exc:  # e.g. a port that is not a number
+            raise DialectError(
+                f"the token URL is not a valid URL ({exc})", vendor=self.dialect.name
+            ) from None
+        if parsed.scheme not in ("http", "https"):
+            raise DialectError("the token URL must be http(s)", vendor=self.dialect.name)
         self.credentials = ClientCredentials(
             token_url=url,
             client_id=str(client_id),
@@ -71,10 +86,9 @@ class TokenClient:
         self.authorization_url_base = authorization_url
         self.timeout = timeout
         self.verify = verify
-        self._http = http_client
-        self._ahttp = async_http_client
-        self._owns_http = http_client is None
-        self._http_lock = threading.Lock()
+        self._transport = transport
+        self._ssl: ssl.SSLContext | None = None  # built once: loading the CA bundle costs ~15 ms
+        self._ssl_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -142,20 +156,18 @@ class TokenClient:
         return build_token_request(self.dialect, self.credentials, grant)
 
     def _secrets(self, request: TokenRequest) -> tuple[str, ...]:
-        # Everything that must never appear in an error message.
+        # Everything that must never appear in an error message, in every encoding it travelled in.
         body = request.content.decode("utf-8", "replace") if request.content else ""
-        return (
-            self.credentials.client_secret.get_secret_value(),
-            request.headers.get("Authorization", ""),
-            body,
-        )
+        return (*secret_forms(request.secrets), request.headers.get("Authorization", ""), body)
 
-    def _parse(self, request: TokenRequest, response: httpx.Response, sent_at: datetime) -> AccessToken:
+    def _parse(
+        self, request: TokenRequest, status: int, headers: httpx.Headers, body: bytes, sent_at: datetime
+    ) -> AccessToken:
         return parse_token_response(
             self.dialect,
-            status=response.status_code,
-            headers=response.headers,
-            body=response.content,
+            status=status,
+            headers=headers,
+            body=body,
             sent_at=sent_at,
             token_url=self.credentials.token_url,
             secrets=self._secrets(request),
@@ -165,44 +177,61 @@ class TokenClient:
         return TokenTransportError(
             f"token request failed before an answer: {type(exc).__name__}",
             vendor=self.dialect.name,
-            token_url=self.credentials.token_url.split("?", 1)[0],
+            token_url=safe_url(self.credentials.token_url),
             vendor_message=str(exc) or None,
             secrets=self._secrets(request),
         )
 
+    def _ssl_context(self) -> ssl.SSLContext:
+        with self._ssl_lock:
+            if self._ssl is None:
+                self._ssl = httpx.create_ssl_context(verify=self.verify)  # type: ignore[arg-type]
+            return self._ssl
+
     def _send(self, request: TokenRequest) -> AccessToken:
-        with self._http_lock:
-            if self._http is None:
-                self._http = httpx.Client(timeout=self.timeout, verify=self.verify)
-        sent_at = datetime.now(UTC)
-        try:
-            response = self._http.request(
-                request.method, request.url, headers=request.headers, content=request.content
-            )
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc) from None
-        return self._parse(request, response, sent_at)
+        return run_bounded(self._asend(request), self.timeout)
 
     async def _asend(self, request: TokenRequest) -> AccessToken:
+        sent_at = datetime.now(UTC)
+        try:
+            status, headers, body = await self._exchange(request)
+        except _TooLarge:
+            raise TokenResponseError(
+                f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
+                vendor=self.dialect.name,
+                token_url=safe_url(self.credentials.token_url),
+            ) from None
+        except TimeoutError:
+            raise TokenTransportError(
+                f"token request took longer than its {self.timeout:g} s deadline",
+                vendor=self.dialect.name,
+                token_url=safe_url(self.credentials.token_url),
+            ) from None
+        except httpx.HTTPError as exc:
+            raise self._transport_error(request, exc) from None
+        return self._parse(request, status, headers, body, sent_at)
+
+    async def _exchange(self, request: TokenRequest) -> tuple[int, httpx.Headers, bytes]:
         # An AsyncClient belongs to one event loop, and Prefect runs coroutines on several; token
         # requests are rare (once per lifetime), so an own client per request is the safe choice.
-        async with contextlib.AsyncExitStack() as stack:
-            http = self._ahttp or await stack.enter_async_context(
-                httpx.AsyncClient(timeout=self.timeout, verify=self.verify)
-            )
-            sent_at = datetime.now(UTC)
-            try:
-                response = await http.request(
+        async with asyncio.timeout(self.timeout):
+            async with (
+                httpx.AsyncClient(
+                    timeout=self.timeout, verify=self._ssl_context(), transport=self._transport
+                ) as http,
+                http.stream(
                     request.method, request.url, headers=request.headers, content=request.content
-                )
-            except httpx.HTTPError as exc:
-                raise self._transport_error(request, exc) from None
-        return self._parse(request, response, sent_at)
+                ) as response,
+            ):
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise _TooLarge
+                return response.status_code, response.headers, bytes(body)
 
     def close(self) -> None:
-        if self._http is not None and self._owns_http:
-            self._http.close()
-            self._http = None
+        """Nothing to release: each token request has its own connection."""
 
     async def aclose(self) -> None:
         self.close()
@@ -218,6 +247,18 @@ class TokenClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+    """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
+    helper thread, so it works whether or not this thread runs a loop, and leaves this thread's
+    loop state alone. ``timeout`` is only a backstop: the coroutine bounds itself."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=timeout + 30)
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -161,6 +161,10 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         if not url:
             raise ValueError(f"{name}: no Token URL given and the {self.vendor!r} preset has no default")
         parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"{name}: token_url has an invalid port") from None
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"{name}: token_url must be an http(s) URL, got {parts.scheme or 'no'} scheme")
         if parts.scheme == "http" and not (self.http.allow_insecure_http or _is_loopback(parts.hostname)):

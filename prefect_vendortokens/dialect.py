@@ -92,10 +92,10 @@ class TokenDialect(BaseModel):
     client_id_field: str = Field("client_id", description="Field name for the client id.")
     client_secret_field: str = Field("client_secret", description="Field name for the secret.")
     basic_auth_urlencode: bool = Field(
-        False,
+        True,
         description=(
-            "URL-encode id and secret before Basic encoding (RFC 6749 2.3.1). Many vendors "
-            "expect the raw values, so presets other than oauth2 leave this off."
+            "URL-encode id and secret before Basic encoding, as RFC 6749 2.3.1 requires. SQOD "
+            "and SlashID expect the raw values, so their presets turn it off."
         ),
     )
     client_id_query_param: str = Field(

@@ -7,9 +7,21 @@ logs, task run states and events, so they are scrubbed of every secret the calle
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 _MAX_VENDOR_TEXT = 300
+
+
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Each secret as it may come back in a vendor's echo: raw, URL- and form-encoded,
+    JSON-escaped."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return tuple(forms)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .client import TokenClient
-from .errors import CredentialsRejectedError, TokenError, TokenRejectedError, TokenTransportError
+from .errors import (
+    CredentialsRejectedError,
+    TokenError,
+    TokenRejectedError,
+    TokenResponseError,
+    TokenTransportError,
+)
 from .flight import Plan, adrive, drive
 from .token import AccessToken
 
@@ -280,10 +286,29 @@ class TokenManager:
             if want.accepts(stored, self.margin):
                 return stored
             current = stored or current  # the newest refresh token is the stored one
-        token = yield from self._obtain(current, want.use_refresh)
+        token = yield from self._obtain_fresh(current, want.use_refresh)
         if self.store is not None:
             yield StoreWrite(token)
         return token
+
+    def _obtain_fresh(self, current: AccessToken | None, use_refresh: bool) -> Plan[AccessToken]:
+        """A new token that is valid now. A vendor that answers with one already expired (or
+        inside the refresh margin: a past expires_at, a skewed clock) gets one more request, then
+        a typed error, rather than a request per call."""
+        token = yield from self._obtain(current, use_refresh)
+        if token.is_valid(self.margin):
+            return token
+        logger.warning(
+            "%s: the vendor issued %s, already expired; asking once more", self.label, token.describe()
+        )
+        token = yield Fetch()
+        if token.is_valid(self.margin):
+            return token
+        raise TokenResponseError(
+            f"{self.label}: the vendor issued tokens that are already expired or inside the refresh "
+            f"margin ({token.describe()}); check the vendor's clock and the dialect's expiry fields",
+            vendor=token.vendor,
+        )
 
     def _obtain(self, current: AccessToken | None, use_refresh: bool) -> Plan[AccessToken]:
         if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:

@@ -18,6 +18,7 @@ _PRESETS: dict[str, TokenDialect] = {
         default_token_url="https://auth.app.sqod.co.uk/oauth2/token",
         body_encoding=BodyEncoding.FORM,
         client_auth=ClientAuth.BASIC_AND_QUERY,
+        basic_auth_urlencode=False,  # vendors' own Basic: the raw id and secret
         client_id_query_param="clientid",
         scope_field=None,
     ),
@@ -46,6 +47,7 @@ _PRESETS: dict[str, TokenDialect] = {
         default_token_url="https://api.slashid.com/oauth2/tokens",
         body_encoding=BodyEncoding.FORM,
         client_auth=ClientAuth.BASIC,
+        basic_auth_urlencode=False,
         refresh_grant="refresh_token",
         authorization_code_grant="authorization_code",
         client_id_in_code_grant=True,
@@ -79,6 +81,9 @@ _PRESETS: dict[str, TokenDialect] = {
         basic_auth_urlencode=True,
         refresh_grant="refresh_token",
         authorization_code_grant="authorization_code",
+        # RFC 6749 5.2 errors, and RFC 9457 problem+json (title, detail) from other servers.
+        error_code_path=["error", "title"],
+        error_message_path=["error_description", "detail", "message"],
     ),
 }
 

@@ -61,6 +61,9 @@ class TokenRequest:
     headers: dict[str, str] = field(repr=False)
     content: bytes | None = field(repr=False, default=None)
     grant: str = "client_credentials"
+    # Every secret value this request carries (client secret, refresh token, code, verifier, the
+    # Basic credentials), for scrubbing error messages; see ``errors.secret_forms``.
+    secrets: tuple[str, ...] = field(repr=False, default=())
 
 
 def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: Grant) -> TokenRequest:
@@ -110,6 +113,8 @@ def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: 
         fields[key] = _render(value, template_values, vendor)
     for key, value in dialect.extra_headers.items():
         headers[key] = str(_render(value, template_values, vendor))
+        if not (key.isascii() and headers[key].isascii()):
+            raise DialectError(f"dialect {vendor!r}: header {key!r} would not be ASCII", vendor=vendor)
     for key, value in dialect.extra_query.items():
         query[key] = str(_render(value, template_values, vendor))
 
@@ -136,19 +141,37 @@ def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: 
     elif dialect.body_encoding is BodyEncoding.QUERY:
         query.update({k: _form_value(v) for k, v in fields.items()})
 
+    carried = [secret, *(v.get_secret_value() for v in _grant_secrets(grant))]
+    if "Authorization" in headers:
+        basic = headers["Authorization"].removeprefix("Basic ")
+        carried += [basic, base64.b64decode(basic).decode("utf-8", "replace")]
+    password = urlsplit(creds.token_url).password
+    if password:
+        carried.append(password)
     return TokenRequest(
         method=dialect.method,
         url=_with_query(creds.token_url, query),
         headers=headers,
         content=content,
         grant=grant_name,
+        secrets=tuple(carried),
     )
+
+
+def _grant_secrets(grant: Grant) -> tuple[SecretStr, ...]:
+    if isinstance(grant, RefreshGrant):
+        return (grant.refresh_token,)
+    if isinstance(grant, AuthorizationCodeGrant):
+        return (grant.code,) + ((grant.code_verifier,) if grant.code_verifier is not None else ())
+    return ()
 
 
 def _client_id_value(dialect: TokenDialect, client_id: str) -> JsonValue:
     if dialect.client_id_type == "integer":
         text = client_id.strip()
-        if not text.isdigit():
+        # ASCII digits only ("²".isdigit() is True), and few enough for int() (a 5,000-digit id
+        # raises ValueError there).
+        if not (text.isascii() and text.isdigit() and len(text) <= 30):
             raise DialectError(
                 f"vendor {dialect.name!r} wants a numeric client id; the one given is not a number",
                 vendor=dialect.name,

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
@@ -29,6 +30,7 @@ CREDENTIAL_ERROR_CODES = frozenset(
     {"invalid_client", "invalid_grant", "unauthorized_client", "access_denied", "unauthorized"}
 )
 MAX_RETRY_AFTER = 3600.0
+HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # what may follow "Bearer " in a header
 
 
 def lookup(data: Any, path: str) -> Any:
@@ -87,7 +89,7 @@ def parse_token_response(
     secrets = tuple(secrets)
     where: dict[str, Any] = {
         "vendor": dialect.name,
-        "token_url": _safe_url(token_url),
+        "token_url": safe_url(token_url),
         "status": status,
         "secrets": secrets,
     }
@@ -98,6 +100,14 @@ def parse_token_response(
 
     if 200 <= status < 300:
         if isinstance(token_value, str) and token_value:
+            if not HEADER_SAFE.fullmatch(token_value):
+                # CR/LF or other bytes would make the API call fail with an httpx error whose
+                # message holds the token (and lands in Prefect's logs and events).
+                raise TokenResponseError(
+                    "the access token is not a valid header value (visible ASCII, RFC 6750); "
+                    "refusing to use it",
+                    **{**where, "secrets": (*secrets, token_value)},
+                )
             return _token(dialect, data, token_value, sent_at)
         if code:  # a 200 that carries an error body is an error
             raise _classify(status, code, message, headers, where, ok_status=True)
@@ -214,6 +224,11 @@ def _content_kind(headers: Mapping[str, str], body: bytes) -> str:
     return f"{len(body)} bytes of {ctype}"
 
 
-def _safe_url(url: str) -> str:
-    """The token URL without its query string (which may carry a client secret)."""
-    return url.split("?", 1)[0]
+def safe_url(url: str) -> str:
+    """The URL without its query string (which may carry a client secret) and without user-info
+    (``https://user:password@host``)."""
+    parts = urlsplit(url.split("?", 1)[0])
+    if parts.username is None and parts.password is None:
+        return urlunsplit(parts._replace(fragment=""))
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host, fragment=""))

@@ -142,7 +142,7 @@ def test_dialect_header_and_scheme() -> None:
     )
     transport = httpx.MockTransport(handler)
     manager = block.manager()
-    manager.source.client()._http = httpx.Client(transport=transport)
+    manager.source.client()._transport = transport
     with httpx.Client(transport=transport, auth=block.auth()) as client:
         client.get("https://acme.test/api")
     assert seen["x-api-token"] == "abc" and "authorization" not in seen
