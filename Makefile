@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test lint
+.PHONY: setup browser demo test faults lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -25,7 +25,11 @@ browser:
 
 test: setup browser
 	$(UV) run --locked ruff check .
-	$(UV) run --locked pytest $(PYTEST_ARGS)
+	$(UV) run --locked pytest --durations=15 $(PYTEST_ARGS)
+
+# The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
+faults: setup
+	$(UV) run --locked python tests/faults/report.py
 
 lint: setup
 	$(UV) run --locked ruff check .

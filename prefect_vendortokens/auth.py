@@ -54,6 +54,19 @@ class VendorTokenAuth(httpx.Auth):
         # The dialect decides the scheme (an empty scheme sends the token alone).
         secret = token.secret()
         request.headers[self.header] = f"{self.scheme} {secret}" if self.scheme else secret
+        # httpx copies extensions (and headers) to a redirect's request; see ``strip_on_redirect``.
+        request.extensions[ORIGIN_KEY] = _origin(request.url)
+
+    def strip_on_redirect(self, request: httpx.Request) -> None:
+        """A request event hook: drop the token header from a redirect to another origin. httpx
+        strips ``Authorization`` there itself, but no other header (X-Api-Token, ...); the
+        clients from ``VendorCredentials.get_client`` install this hook."""
+        origin = request.extensions.get(ORIGIN_KEY)
+        if origin is not None and origin != _origin(request.url):
+            request.headers.pop(self.header, None)
+
+    async def astrip_on_redirect(self, request: httpx.Request) -> None:
+        self.strip_on_redirect(request)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         flow = self._flow(request)
@@ -80,6 +93,13 @@ class VendorTokenAuth(httpx.Auth):
                 answer = yield step
             else:
                 answer = await self.manager.aget_token(rejected=step)
+
+
+ORIGIN_KEY = "prefect_vendortokens.origin"
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
 
 
 def _replayable(request: httpx.Request) -> bool:

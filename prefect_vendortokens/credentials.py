@@ -359,13 +359,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         """An ``httpx.Client`` that authenticates every request with this account's token."""
         httpx_kwargs.setdefault("timeout", self.http.timeout)
         httpx_kwargs.setdefault("verify", self._verify())
-        return httpx.Client(auth=self.auth(), **httpx_kwargs)
+        auth = self.auth()
+        hooks = dict(httpx_kwargs.pop("event_hooks", None) or {})
+        hooks["request"] = [auth.strip_on_redirect, *hooks.get("request", [])]
+        return httpx.Client(auth=auth, event_hooks=hooks, **httpx_kwargs)
 
     def get_async_client(self, **httpx_kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` that authenticates every request with this account's token."""
         httpx_kwargs.setdefault("timeout", self.http.timeout)
         httpx_kwargs.setdefault("verify", self._verify())
-        return httpx.AsyncClient(auth=self.auth(), **httpx_kwargs)
+        auth = self.auth()
+        hooks = dict(httpx_kwargs.pop("event_hooks", None) or {})
+        hooks["request"] = [auth.astrip_on_redirect, *hooks.get("request", [])]
+        return httpx.AsyncClient(auth=auth, event_hooks=hooks, **httpx_kwargs)
 
 
 def load_credentials(credentials: VendorCredentials | str) -> VendorCredentials:

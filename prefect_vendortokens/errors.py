@@ -136,6 +136,12 @@ class TokenTransportError(TokenError):
     retryable = True
 
 
+class TokenStoreError(TokenError):
+    """The shared token store or its cross-process refresh lock could not be used."""
+
+    retryable = True
+
+
 class VaultError(TokenError):
     """Reading credentials from Vault failed. Messages name the address, namespace, mount and
     path, never a token or secret."""

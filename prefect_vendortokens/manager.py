@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import copy
 import logging
 import threading
@@ -20,11 +21,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .client import TokenClient
+from .deadline import STORE_CALL_TIMEOUT, await_within, call_within
 from .errors import (
     CredentialsRejectedError,
     TokenError,
     TokenRejectedError,
     TokenResponseError,
+    TokenStoreError,
     TokenTransportError,
 )
 from .flight import Plan, adrive, drive
@@ -236,7 +239,7 @@ class TokenManager:
             peek = self._store_read_sync()  # another process may have refreshed it meanwhile
             if want.accepts(peek, self.margin):
                 return peek  # type: ignore[return-value]
-            held = self.store.try_lock(self.store_key)
+            held = call_within(self._try_lock, STORE_CALL_TIMEOUT, self._lock_hung)
             if held is not None:
                 with held:
                     return drive(self._plan(want), self._perform)
@@ -251,16 +254,26 @@ class TokenManager:
             peek = await self._store_read_async()
             if want.accepts(peek, self.margin):
                 return peek  # type: ignore[return-value]
-            held = await self.store.atry_lock(self.store_key)
+            held = await await_within(
+                self.store.atry_lock(self.store_key), STORE_CALL_TIMEOUT, self._lock_hung
+            )
             if held is not None:
                 async with held:
                     return await adrive(self._plan(want), self._aperform)
             await asyncio.sleep(LOCK_POLL)
         raise self._lock_timeout()
 
-    def _lock_timeout(self) -> TokenError:
-        from .store import TokenStoreError
+    def _try_lock(self) -> contextlib.AbstractContextManager[None] | None:
+        assert self.store is not None  # noqa: S101
+        return self.store.try_lock(self.store_key)
 
+    def _lock_hung(self) -> TokenError:
+        return TokenStoreError(
+            f"{self.label}: the {self.store.name if self.store else ''} store's refresh lock did not "
+            f"answer within {STORE_CALL_TIMEOUT:g} s (is the Prefect API up?)"
+        )
+
+    def _lock_timeout(self) -> TokenError:
         return TokenStoreError(f"{self.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
 
     # --- shared decisions ---------------------------------------------------------------
@@ -386,8 +399,9 @@ class TokenManager:
     # warning) rather than failing the flow; the lock, which guards refresh tokens, does not.
     def _store_read_sync(self) -> AccessToken | None:
         assert self.store is not None  # noqa: S101
+        store = self.store
         try:
-            return self.store.read(self.store_key)
+            return call_within(lambda: store.read(self.store_key), STORE_CALL_TIMEOUT, _store_hung)
         except Exception as exc:
             logger.warning(
                 "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
@@ -397,7 +411,7 @@ class TokenManager:
     async def _store_read_async(self) -> AccessToken | None:
         assert self.store is not None  # noqa: S101
         try:
-            return await self.store.aread(self.store_key)
+            return await await_within(self.store.aread(self.store_key), STORE_CALL_TIMEOUT, _store_hung)
         except Exception as exc:
             logger.warning(
                 "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
@@ -406,15 +420,16 @@ class TokenManager:
 
     def _store_write_sync(self, token: AccessToken) -> None:
         assert self.store is not None  # noqa: S101
+        store = self.store
         try:
-            self.store.write(self.store_key, token)
+            call_within(lambda: store.write(self.store_key, token), STORE_CALL_TIMEOUT, _store_hung)
         except Exception as exc:
             logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
 
     async def _store_write_async(self, token: AccessToken) -> None:
         assert self.store is not None  # noqa: S101
         try:
-            await self.store.awrite(self.store_key, token)
+            await await_within(self.store.awrite(self.store_key, token), STORE_CALL_TIMEOUT, _store_hung)
         except Exception as exc:
             logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
 
@@ -462,6 +477,10 @@ class TokenManager:
 def _monotonic_deadline(when: datetime) -> float:
     """``when`` (wall clock) on the monotonic clock, so the hot path compares two floats."""
     return time.monotonic() + (when - datetime.now(UTC)).total_seconds()
+
+
+def _store_hung() -> TokenStoreError:
+    return TokenStoreError(f"the token store did not answer within {STORE_CALL_TIMEOUT:g} s")
 
 
 # --- the process-wide registry --------------------------------------------------------------

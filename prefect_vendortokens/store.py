@@ -24,18 +24,13 @@ from typing import Any, ClassVar, Protocol
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from .errors import TokenError, VaultError, VaultSecretNotFoundError
+from .deadline import STORE_CALL_TIMEOUT, call_within
+from .errors import TokenStoreError, VaultError, VaultSecretNotFoundError
 from .token import AccessToken, ExpirySource
 from .vault import DOCS_URL, KEY_LOGO_URL
 
 logger = logging.getLogger("prefect_vendortokens")
 LOCK_LEASE = 60.0  # a crashed holder's lock is freed after this (a refresh takes < 30 s)
-
-
-class TokenStoreError(TokenError):
-    """The shared token store or its lock could not be used."""
-
-    retryable = True
 
 
 # --- the stored form -------------------------------------------------------------------------
@@ -177,9 +172,15 @@ class _Held(contextlib.AbstractContextManager[None]):
     def __exit__(self, *exc: object) -> None:
         from prefect.client.orchestration import get_client
 
-        try:
+        def release() -> None:
             with get_client(sync_client=True) as client:
                 client.release_concurrency_slots_with_lease(self.lease_id)
+
+        def hung() -> TokenStoreError:
+            return TokenStoreError(f"no answer within {STORE_CALL_TIMEOUT:g} s")
+
+        try:  # bounded: a lease that is not released expires by itself (LOCK_LEASE)
+            call_within(release, STORE_CALL_TIMEOUT, hung)
         except Exception as err:
             logger.warning("could not release the refresh lock %s (%s)", self.name, type(err).__name__)
 
@@ -345,18 +346,35 @@ class VaultTokenStore(_PrefectLock):
                 path=path,
             )
         except VaultSecretNotFoundError:
-            self._versions[key] = 0
+            # Never written, or its latest version deleted or destroyed: check-and-set needs the
+            # current version number all the same, or every later write would be refused.
+            self._versions[key] = self._current_version(path)
             return None
         self._versions[key] = int(answer["data"]["metadata"]["version"])
         return load_token(answer["data"]["data"].get("token", ""))
+
+    def _current_version(self, path: str) -> int:
+        try:
+            metadata = self.vault.session().call(
+                lambda c: c.secrets.kv.v2.read_secret_metadata(path=path, mount_point=self.mount),
+                mount=self.mount,
+                path=path,
+            )
+        except VaultSecretNotFoundError:
+            return 0
+        return int(metadata["data"].get("current_version") or 0)
 
     async def aread(self, key: str) -> AccessToken | None:
         return await asyncio.to_thread(self.read, key)
 
     def write(self, key: str, token: AccessToken) -> None:
+        """Check-and-set on the version last read. Losing the race is fine (the other writer's
+        token is as good); any other failure (sealed, forbidden, unreachable) is raised, typed."""
         session = self.vault.session()
         path = self._secret_path(key)
-        cas = self._versions.get(key, 0)
+        cas = self._versions.get(key)
+        if cas is None:
+            cas = self._current_version(path)
         try:
             session.call(
                 lambda c: c.secrets.kv.v2.create_or_update_secret(
@@ -369,8 +387,10 @@ class VaultTokenStore(_PrefectLock):
                 path=path,
             )
         except VaultError as exc:
-            # check-and-set lost: another writer got there first; theirs is as good as ours
-            logger.warning("token store write at %s/%s skipped: %s", self.mount, path, exc.summary)
+            if "check-and-set" not in (exc.vendor_message or ""):
+                raise
+            logger.info("token store %s/%s: another writer was first (check-and-set)", self.mount, path)
+            self._versions[key] = self._current_version(path)
             return
         self._versions[key] = cas + 1
 

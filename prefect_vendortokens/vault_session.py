@@ -21,6 +21,7 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
+from .deadline import call_within
 from .errors import (
     VaultAuthError,
     VaultError,
@@ -106,7 +107,7 @@ class VaultSession:
             cached = self._cache.get(key)
             if cached and not fresh and now < cached[0]:
                 return dict(cached[1])
-        data = self._authorized(lambda: self._read(mount, path, version), mount=mount, path=path)
+        data = self._bounded(lambda: self._read(mount, path, version), mount, path)
         with self._lock:
             self._cache[key] = (time.monotonic() + self.config.read_cache_ttl, data)
             self.reads += 1
@@ -114,17 +115,26 @@ class VaultSession:
 
     def call(self, fn: Callable[[hvac.Client], T], *, mount: str | None = None, path: str | None = None) -> T:
         """Run ``fn(client)`` with a live token, re-login on 403, and typed errors."""
-        return self._authorized(lambda: fn(self._client), mount=mount, path=path)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._cache.clear()
+        return self._bounded(lambda: fn(self._client), mount, path)
 
     @property
     def client(self) -> hvac.Client:
         """The authenticated hvac client (logged in and renewed as needed)."""
-        self._authorized(lambda: None, mount=None, path=None)
+        self._bounded(lambda: None, None, None)
         return self._client
+
+    def _bounded(self, call: Callable[[], T], mount: str | None, path: str | None) -> T:
+        """``_authorized`` under one deadline, the block's timeout, for everything it takes
+        (login, renewal, KV detection, the read): requests' timeouts are per read, so a Vault
+        that trickles its answer would otherwise hold the caller indefinitely."""
+        timeout = self.config.timeout
+
+        def hung() -> VaultUnreachableError:
+            return VaultUnreachableError(
+                f"Vault did not answer within {timeout:g} s", **self._where(mount, path)
+            )
+
+        return call_within(lambda: self._authorized(call, mount=mount, path=path), timeout, hung)
 
     # --- authentication -----------------------------------------------------------------
     def _authorized(self, call: Callable[[], T], *, mount: str | None, path: str | None) -> T:

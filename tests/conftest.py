@@ -17,6 +17,10 @@ os.environ["PREFECT_LOGGING_TO_API_BATCH_INTERVAL"] = "0.3"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("PREFECT_API_KEY", None)
 
+import base64  # noqa: E402
+import binascii  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
 import sqlite3  # noqa: E402
 from collections.abc import Iterable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -44,28 +48,60 @@ class PrefectServer:
 
     def scan(self, secrets: Iterable[str]) -> list[str]:
         """Where any secret appears: every table and column of the database, the raw database
-        files, and every file in result storage."""
+        files, and every file in result storage, each also decoded the way Prefect stores
+        things (base64 of pickles or JSON inside JSON documents), in raw and JSON-escaped form."""
         self.flush()
         secrets = [s for s in secrets if s]
         assert secrets, "a canary scan needs canaries"
+        forms = {s: [f.encode() for f in {s, json.dumps(s)[1:-1]}] for s in secrets}
         hits: list[str] = []
+
+        def look(where: str, raw: bytes) -> None:
+            views = decoded_views(raw)
+            hits.extend(
+                f"{where}: {s[:6]}…" for s, fs in forms.items() if any(f in v for f in fs for v in views)
+            )
+
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
             tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
             assert "block_document" in tables and "log" in tables
             for table in tables:
                 for row in db.execute(f'select * from "{table}"'):  # noqa: S608 - table names from sqlite
-                    text = " ".join(str(v) for v in row)
-                    hits += [f"{table}: {s[:6]}…" for s in secrets if s in text]
+                    look(table, " ".join(str(v) for v in row).encode())
         for path in [*self.db_path.parent.glob(self.db_path.name + "*"), *self.storage.rglob("*")]:
             if path.is_file():
-                raw = path.read_bytes()
-                hits += [f"{path.name}: {s[:6]}…" for s in secrets if s.encode() in raw]
-        return hits
+                look(path.name, path.read_bytes())
+        return sorted(set(hits))
 
     def log_text(self) -> str:
         self.flush()
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as db:
             return "\n".join(r[0] for r in db.execute("select message from log"))
+
+
+_BASE64 = re.compile(rb"[A-Za-z0-9+/_-]{20,}={0,2}")
+
+
+def decoded_views(raw: bytes) -> list[bytes]:
+    """``raw`` and every base64 run in it decoded (Prefect's result files are JSON around a
+    base64 pickle), two levels deep; a pickle keeps its strings as UTF-8 bytes."""
+    views, frontier = [raw], [raw]
+    for _ in range(2):
+        found = []
+        for view in frontier:
+            for match in _BASE64.finditer(view):
+                token = match.group()
+                try:
+                    decoded = base64.b64decode(
+                        token + b"=" * (-len(token) % 4),
+                        altchars=b"-_" if b"-" in token or b"_" in token else None,
+                    )
+                except (binascii.Error, ValueError):
+                    continue
+                found.append(decoded)
+        views += found
+        frontier = found
+    return views
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from prefect import flow
 
@@ -112,3 +114,38 @@ def test_persist_by_default_stores_no_token(prefect_server, sandbox) -> None:
     written = {p for p in prefect_server.storage.rglob("*") if p.is_file()} - before
     assert written, "the flow result should have been persisted"
     assert prefect_server.scan(sandbox.issued_secrets()) == []
+
+
+def test_the_scan_decodes_persisted_results_and_reads_events(prefect_server) -> None:
+    """A canary in a persisted task result (a base64 pickle inside a JSON file, invisible to a
+    raw grep) and one in an event payload are both found: the scans above can fail there too."""
+    from prefect import task
+    from prefect.events import emit_event
+    from prefect.settings import PREFECT_RESULTS_PERSIST_BY_DEFAULT, temporary_settings
+
+    in_result, in_event = "result-CANARY-9d1f2e", "event-CANARY-4c7a0b"
+
+    @task(persist_result=True)
+    def leak() -> dict:
+        return {"value": in_result}
+
+    @flow
+    def leaky() -> None:
+        leak()
+        emit_event(
+            event="vendortokens.test.canary",
+            resource={"prefect.resource.id": "test"},
+            payload={"v": in_event},
+        )
+
+    before = {p for p in prefect_server.storage.rglob("*") if p.is_file()}
+    with temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True}):
+        leaky()
+    written = [p for p in prefect_server.storage.rglob("*") if p.is_file() and p not in before]
+    assert written and all(in_result.encode() not in p.read_bytes() for p in written)  # encoded on disk
+    names = tuple(p.name for p in written)
+    assert any(h.startswith(names) for h in prefect_server.scan([in_result])), written
+    deadline = time.monotonic() + 30  # the server writes events to its database in batches
+    while not [h for h in prefect_server.scan([in_event]) if h.startswith("events")]:
+        assert time.monotonic() < deadline, "the event never reached the database"
+        time.sleep(0.5)
