@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test faults lint
+.PHONY: setup browser demo test faults bench lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -30,6 +30,11 @@ test: setup browser
 # The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
 faults: setup
 	$(UV) run --locked python tests/faults/report.py
+
+# Ours against authlib and httpx-auth (the lock's bench group), a table and build/bench.json.
+bench: setup
+	$(UV) sync --locked --group bench
+	$(UV) run --locked --group bench python -m bench.run $(BENCH_ARGS)
 
 lint: setup
 	$(UV) run --locked ruff check .

@@ -114,8 +114,10 @@ def ui_server() -> Iterator[UIServer]:
             server.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module-scoped on purpose: Playwright's sync API keeps an event loop running in the main
+    thread while it is open, which would turn every later test's sync calls async."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,0 +1,102 @@
+"""``make bench``: ours against authlib and httpx-auth on the same emulation in one process.
+Prints a table with the machine it ran on and writes ``build/bench.json``.
+
+    python -m bench.run [--seconds 12] [--skip-processes]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+from pathlib import Path
+
+from prefect_vendortokens.testing import vendor_sandbox
+
+from . import measures
+from .peers import Account, versions
+from .processes import four_processes
+
+OUT = Path(__file__).resolve().parents[1] / "build" / "bench.json"
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {"cpus": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(), **versions()}
+
+
+def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    print(f"\n{title}")
+    for i, row in enumerate([header, *rows]):
+        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=12.0, help="length of the over-time measure")
+    parser.add_argument("--skip-processes", action="store_true", help="skip the 4-process measure")
+    args = parser.parse_args()
+
+    report: dict = {"machine": machine()}
+    with vendor_sandbox() as sandbox:
+        account = Account.of(sandbox)
+        report["cold_single_flight"] = measures.cold_single_flight(sandbox, account)
+        report["tokens_over_time"] = measures.tokens_over_time(sandbox, account, args.seconds)
+        if not args.skip_processes:
+            report["four_processes"] = four_processes(sandbox, account)
+        report["cached_per_call_us"] = measures.cached_per_call(account)
+        report["overhead_sync"] = measures.overhead_per_request(account)
+        report["overhead_async"] = asyncio.run(measures.overhead_per_request_async(account))
+
+    m = report["machine"]
+    print(
+        f"machine: {m['cpus']} x {m['cpu']}, Python {m['python']}; "
+        + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("cpus", "cpu", "python"))
+    )
+    counts = [
+        ("32 threads + 256 coroutines, cold cache", report["cold_single_flight"]),
+        (
+            f"16 threads x {args.seconds:g} s of API calls, 4 s tokens",
+            {k: v["token_requests"] for k, v in report["tokens_over_time"].items()},
+        ),
+    ]
+    if "four_processes" in report:
+        counts.append(("4 processes at once (ours: Prefect store)", report["four_processes"]))
+    table(
+        "token requests",
+        ("measure", "ours", "authlib", "httpx-auth"),
+        [(name, *(str(c[p]) for p in ("ours", "authlib", "httpx-auth"))) for name, c in counts],
+    )
+    cached = report["cached_per_call_us"]
+    authlib = cached["authlib ensure_active_token"]
+    table(
+        "cached token, per call",
+        ("path", "us", "vs authlib"),
+        [(k, f"{v:.2f}", f"{v / authlib:.2f}x") for k, v in cached.items()],
+    )
+    for key, title in (("overhead_sync", "per API call, sync"), ("overhead_async", "per API call, async")):
+        rows = [
+            (k, f"{v['us_per_request']:.1f}", f"{v['overhead_us']:+.1f}", f"{v['ratio']:.3f}x")
+            for k, v in report[key].items()
+        ]
+        table(title, ("client", "us per request", "vs static header", "ratio"), rows)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=2))
+    print(f"\nwritten: {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
