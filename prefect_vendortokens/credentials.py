@@ -35,6 +35,7 @@ from .errors import (
 )
 from .manager import ClientSource, StaticClientSource, TokenManager, manager_for
 from .presets import get_dialect
+from .response import safe_url
 from .store import PrefectTokenStore, StoreLabel, TokenStore, VaultTokenStore
 from .token import AccessToken
 from .vault import DOCS_URL, KEY_LOGO_URL, VaultCredentials
@@ -123,13 +124,13 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     http: HttpSettings = Field(
         default_factory=HttpSettings, title="Advanced HTTP settings", description="Timeout, TLS, margin."
     )
-    _manager: TokenManager | None = PrivateAttr(None)
-
     dialect: TokenDialect | None = Field(
         default=None,
         title="Custom dialect (vendor 'custom' only)",
         description="How a vendor without a preset wants to be asked. Ignored unless Vendor is 'custom'.",
     )
+
+    _manager: TokenManager | None = PrivateAttr(None)  # see manager()
 
     # --- validation -----------------------------------------------------------------------
     @model_validator(mode="before")
@@ -289,7 +290,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         about = StoreLabel(
             vendor=self.effective_dialect.name,
             block=getattr(self, "_block_document_name", None),
-            token_url=(self.effective_token_url or "").split("?", 1)[0],
+            token_url=safe_url(self.effective_token_url or ""),  # shown in the UI: no query, no user-info
         )
         if kind == "prefect":
             return PrefectTokenStore(about)
