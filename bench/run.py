@@ -57,6 +57,7 @@ def main() -> int:
         if not args.skip_processes:
             report["four_processes"] = four_processes(sandbox, account)
         report["cached_per_call_us"] = measures.cached_per_call(account)
+        report["auth_flow_us"] = measures.auth_flow_overhead(account)
         report["overhead_sync"] = measures.overhead_per_request(account)
         report["overhead_async"] = asyncio.run(measures.overhead_per_request_async(account))
 
@@ -86,7 +87,16 @@ def main() -> int:
         ("path", "us", "vs authlib"),
         [(k, f"{v:.2f}", f"{v / authlib:.2f}x") for k, v in cached.items()],
     )
-    for key, title in (("overhead_sync", "per API call, sync"), ("overhead_async", "per API call, async")):
+    flow = report["auth_flow_us"]
+    table(
+        "auth flow per request, no network",
+        ("auth", "us per request", "vs static header"),
+        [(k, f"{v['us_per_request']:.2f}", f"{v['overhead_us']:+.2f}") for k, v in flow.items()],
+    )
+    for key, title in (
+        ("overhead_sync", "per loopback API call end to end, sync"),
+        ("overhead_async", "per loopback API call end to end, async"),
+    ):
         rows = [
             (k, f"{v['us_per_request']:.1f}", f"{v['overhead_us']:+.1f}", f"{v['ratio']:.3f}x")
             for k, v in report[key].items()
