@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
-
 from prefect_vendortokens.testing import VendorSandbox
-from prefect_vendortokens.testing.openbao import free_port
+from prefect_vendortokens.testing.prefect_server import prefect_server
 
 from .peers import Account
 
@@ -45,30 +41,9 @@ else:
 
 
 def four_processes(sandbox: VendorSandbox, account: Account, parties: int = 4) -> dict:
-    port = free_port()
     home = Path(tempfile.mkdtemp(prefix="bench-prefect-"))
-    api = f"http://127.0.0.1:{port}/api"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(home), "PREFECT_API_URL": api, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    prefect = str(Path(sys.executable).parent / "prefect")
-    server = subprocess.Popen(  # noqa: S603
-        [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 150
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("prefect server start did not answer in 150 s")
-            time.sleep(0.5)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"PREFECT_HOME": str(home)}
+    with prefect_server(base) as (_, env):
         fields = {**account.__dict__, "vendor": "oauth2", "token_store": "prefect"}
         fields.pop("api_url")
         save = (
@@ -76,25 +51,22 @@ def four_processes(sandbox: VendorSandbox, account: Account, parties: int = 4) -
             f"VendorCredentials(**{fields!r}).save('bench-processes', overwrite=True)"
         )
         subprocess.run([sys.executable, "-c", save], env=env, check=True, timeout=120)  # noqa: S603
-        warm = "from prefect_vendortokens.store import PrefectTokenStore"  # import cost out of the race
-        subprocess.run([sys.executable, "-c", warm], env=env, check=True, timeout=120)  # noqa: S603
         sandbox.set_delay(1.0, "oauth2")  # all four are waiting while the one request is in flight
-        results = {}
-        for peer in ("ours", "authlib", "httpx-auth"):
-            gate = Path(tempfile.mkdtemp(prefix="bench-gate-"))
-            before = sandbox.token_requests("oauth2")
-            args = json.dumps(account.__dict__)
-            procs = [
-                subprocess.Popen(  # noqa: S603
-                    [sys.executable, "-c", WORKER, peer, str(gate), str(parties), args], env=env
-                )
-                for _ in range(parties)
-            ]
-            for proc in procs:
-                proc.wait(timeout=240)
-            results[peer] = sandbox.token_requests("oauth2") - before
-        return results
-    finally:
-        sandbox.set_delay(0, "oauth2")
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        try:
+            results = {}
+            for peer in ("ours", "authlib", "httpx-auth"):
+                gate = Path(tempfile.mkdtemp(prefix="bench-gate-"))
+                before = sandbox.token_requests("oauth2")
+                args = json.dumps(account.__dict__)
+                procs = [
+                    subprocess.Popen(  # noqa: S603 - our interpreter and script
+                        [sys.executable, "-c", WORKER, peer, str(gate), str(parties), args], env=env
+                    )
+                    for _ in range(parties)
+                ]
+                for proc in procs:
+                    proc.wait(timeout=240)
+                results[peer] = sandbox.token_requests("oauth2") - before
+            return results
+        finally:
+            sandbox.set_delay(0, "oauth2")

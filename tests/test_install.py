@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from prefect_vendortokens.testing.openbao import free_port
+from prefect_vendortokens.testing.prefect_server import prefect_server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,32 +105,13 @@ def installed(tmp_path_factory) -> Iterator[Installed]:
         cwd=base,
         **run,
     )
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV", "PYTHON"))}
-    env |= {
-        "PATH": f"{venv / 'bin'}:{os.environ['PATH']}",
-        "PREFECT_HOME": str(base / "prefect-home"),
-        "PREFECT_API_URL": api,
-        "PREFECT_UI_API_URL": api,
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    }
-    installed = Installed(venv=venv, work=work, env=env, api=api)
-    server = installed.spawn(
-        installed.bin("prefect"),
-        "server",
-        "start",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        log="server.log",
-    )
-    try:
-        wait_for(lambda: httpx.get(f"{api}/health", timeout=2).status_code == 200, "prefect server", 150)
-        yield installed
-    finally:
-        stop(server)
+    env |= {"PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "PREFECT_HOME": str(base / "prefect-home")}
+    with prefect_server(env, prefect=str(venv / "bin/prefect"), cwd=work, log=work / "server.log") as (
+        api,
+        env,
+    ):
+        yield Installed(venv=venv, work=work, env=env, api=api)
 
 
 def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:

@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from prefect_vendortokens.testing.openbao import free_port
+from prefect_vendortokens.testing.prefect_server import prefect_server
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own download cannot work here
@@ -36,7 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHOTS = Path(os.environ.get("VENDORTOKENS_UI_SCREENSHOTS", ROOT / "build" / "ui-screenshots"))
-STARTUP_TIMEOUT = 150.0
 
 
 @dataclass
@@ -61,42 +57,18 @@ class UIServer:
 
 @pytest.fixture(scope="session")
 def ui_server() -> Iterator[UIServer]:
-    port = free_port()
     home = Path(tempfile.mkdtemp(prefix="pvt-ui-"))
-    api = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(
-        PREFECT_HOME=str(home),
-        PREFECT_LOCAL_STORAGE_PATH=str(home / "storage"),
-        PREFECT_API_URL=api,
-        PREFECT_UI_API_URL=api,  # off port 4200 the UIs need to be told where the API is
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     log = home / "server.log"
-    prefect = str(Path(sys.executable).parent / "prefect")
-    with open(log, "wb") as out:
-        server = subprocess.Popen(  # noqa: S603 - our own venv's prefect CLI
-            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its whole process group is stopped at the end
-        )
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while True:
-            try:
-                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"prefect server start failed: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with prefect_server(env, log=log) as (api, env):
         register = subprocess.run(  # noqa: S603
-            [prefect, "block", "register", "-m", "prefect_vendortokens"],
+            [str(Path(sys.executable).parent / "prefect"), "block", "register", "-m", "prefect_vendortokens"],
             env=env,
             capture_output=True,
             text=True,
@@ -104,14 +76,7 @@ def ui_server() -> Iterator[UIServer]:
             check=False,
         )
         assert register.returncode == 0, register.stdout + register.stderr
-        yield UIServer(url=f"http://127.0.0.1:{port}", env=env, log=log)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=10)
+        yield UIServer(url=api.removesuffix("/api"), env=env, log=log)
 
 
 @pytest.fixture(scope="module")

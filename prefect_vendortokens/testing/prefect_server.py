@@ -1,0 +1,67 @@
+"""A real ``prefect server start`` on 127.0.0.1 for tests and benchmarks that need what a user
+runs (the UI, workers, other processes), not the in-process test harness."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import httpx
+
+from .openbao import free_port
+
+STARTUP_TIMEOUT = 150.0  # healthy in 20-45 s on a 2-core machine
+
+
+@contextlib.contextmanager
+def prefect_server(
+    env: Mapping[str, str],
+    *,
+    prefect: str | None = None,
+    cwd: Path | None = None,
+    log: Path | None = None,
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """Start the server with ``env`` (give it a throwaway ``PREFECT_HOME``); yields its API URL
+    and ``env`` plus ``PREFECT_API_URL``/``PREFECT_UI_API_URL`` for the processes that use it.
+    The whole process group is stopped at the end."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**env, "PREFECT_API_URL": api, "PREFECT_UI_API_URL": api}  # the UI needs it off 4200
+    env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    command = [prefect or str(Path(sys.executable).parent / "prefect"), "server", "start"]
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    server = subprocess.Popen(  # noqa: S603 - the prefect CLI of the environment under test
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text()[-3000:] if log else ""
+                raise RuntimeError(f"prefect server start did not become healthy: {tail}")
+            time.sleep(0.5)
+        yield api, env
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+        if log:
+            out.close()  # type: ignore[union-attr]
