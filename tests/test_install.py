@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from prefect_vendortokens.testing.openbao import free_port
-from prefect_vendortokens.testing.prefect_server import prefect_server
+from prefect_vendortokens.testing.prefect_server import prefect_server, stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,8 +41,12 @@ class Installed:
         return str(self.venv / "bin" / name)
 
     def cli(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - the installed console script
-            [self.bin("prefect-vendortokens"), *args],
+        return self.run("prefect-vendortokens", *args, timeout=timeout)
+
+    def run(self, program: str, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        """A program of the installed venv, in the work directory, with the server's env."""
+        return subprocess.run(  # noqa: S603 - the installed venv's own programs
+            [self.bin(program), *args],
             cwd=self.work,
             env=self.env,
             capture_output=True,
@@ -62,16 +65,6 @@ class Installed:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def wait_for(check, what: str, timeout: float) -> None:
@@ -161,15 +154,8 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
         )
         worker = it.spawn(it.bin("prefect"), "worker", "start", "--pool", "vendortokens", log="worker.log")
         try:
-            started = subprocess.run(  # noqa: S603
-                [it.bin("prefect"), "deployment", "run", "rotate-vendor-tokens/rotate-vendor-tokens"],
-                cwd=it.work,
-                env=it.env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=True,
-            )
+            started = it.run("prefect", "deployment", "run", "rotate-vendor-tokens/rotate-vendor-tokens")
+            assert started.returncode == 0, started.stderr
             run_id = started.stdout.split("UUID:")[1].split()[0]
 
             def state() -> str:
@@ -178,35 +164,13 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
             wait_for(lambda: state() in ("COMPLETED", "FAILED", "CRASHED"), "the deployed rotation run", 240)
             assert state() == "COMPLETED", (it.work / "worker.log").read_text()[-3000:]
         finally:
-            stop(worker)
+            stop_group(worker)
         # The repository's prefect.yaml deploys the same module path with Prefect's own CLI.
         shutil.copy(ROOT / "prefect.yaml", it.work / "prefect.yaml")
-        pool = subprocess.run(  # noqa: S603 - the README's step before prefect deploy
-            [it.bin("prefect"), "work-pool", "create", "default", "--type", "process"],
-            cwd=it.work,
-            env=it.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        pool = it.run("prefect", "work-pool", "create", "default", "--type", "process")  # the README's step
         assert pool.returncode == 0, pool.stdout + pool.stderr
-        by_yaml = subprocess.run(  # noqa: S603
-            [
-                it.bin("prefect"),
-                "--no-prompt",
-                "deploy",
-                "--prefect-file",
-                "prefect.yaml",
-                "-n",
-                "rotate-vendor-tokens",
-            ],
-            cwd=it.work,
-            env=it.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
+        by_yaml = it.run(
+            "prefect", "--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "-n", "rotate-vendor-tokens"
         )
         assert by_yaml.returncode == 0, by_yaml.stdout[-2000:] + by_yaml.stderr[-2000:]
         artifacts = httpx.post(
@@ -226,7 +190,7 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
         secrets = [v for k, v in _env(it.work / "sandbox.env").items() if k.endswith("_CLIENT_SECRET")]
         assert secrets and [s for s in secrets if s in json.dumps(events)] == []
     finally:
-        stop(sandbox)
+        stop_group(sandbox)
 
 
 def _env(path: Path) -> dict[str, str]:
