@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test faults bench lint
+.PHONY: setup browser demo test faults bench bench-scale lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -35,6 +35,11 @@ faults: setup
 bench: setup
 	$(UV) sync --locked --group bench
 	$(UV) run --locked --group bench python -m bench.run $(BENCH_ARGS)
+
+# The rotation flow and many workers on a Prefect server backed by PostgreSQL (Debian's package,
+# installed when missing; started and removed by the benchmark). BENCH_ARGS="--accounts 10,100,1000".
+bench-scale: setup
+	$(UV) run --locked python -m bench.scale $(BENCH_ARGS)
 
 lint: setup
 	$(UV) run --locked ruff check .
