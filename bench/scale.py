@@ -2,9 +2,11 @@
 PostgreSQL (what production servers use; the SQLite test server stalls under this load).
 
 - The rotation flow's wall time for K accounts (default 10 and 100; ``--accounts 10,100,1000``).
-- N worker processes x M threads, each making flow-less calls (get_token, then an API call) for
-  D seconds over a few accounts with short tokens: token requests per account per lifetime (goal
-  1), 401s reaching the caller (goal 0), p50/p99 of get_token across processes.
+- N processes x M threads, each thread running flow runs back to back for D seconds (a task per
+  run making API calls) over a few accounts with short tokens: token requests per account per
+  lifetime (goal 1), 401s reaching a flow (goal 0), p50/p99 of get_token across processes.
+- Freshness: the rotation flow every second in one process keeps 3 s tokens fresh while flow runs
+  in another process make no token request of their own.
 """
 
 from __future__ import annotations
@@ -59,27 +61,62 @@ print(json.dumps({"seconds": time.monotonic() - started, "refreshed": refreshed}
 
 WORKER = """
 import json, sys, threading, time
-import httpx
+from prefect import flow, task
 from prefect_vendortokens import VendorCredentials
-names, api_url, seconds, threads = json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-blocks = [VendorCredentials.load(n) for n in names]
-latencies, unauthorized, calls = [], [0], [0]
+names, api_url, seconds, threads, calls = (json.loads(sys.argv[1]), sys.argv[2], float(sys.argv[3]),
+                                           int(sys.argv[4]), int(sys.argv[5]))
+blocks = {n: VendorCredentials.load(n) for n in names}
+clients = {n: b.get_client() for n, b in blocks.items()}  # one connection pool per account
+
+@task(name="scale-calls", persist_result=False)
+def api_calls(name: str, n: int) -> dict:
+    latencies, statuses = [], []
+    for _ in range(n):
+        started = time.perf_counter()
+        blocks[name].get_token()
+        latencies.append(time.perf_counter() - started)
+        statuses.append(clients[name].get(api_url).status_code)
+    return {"latencies": latencies, "statuses": statuses}
+
+@flow(name="scale-flow", persist_result=False)
+def scale_flow(name: str, n: int) -> dict:
+    return api_calls(name, n)
+
+latencies, statuses, runs, failed = [], [], [0], [0]
 deadline = time.monotonic() + seconds
 def loop(i):
-    clients = [b.get_client() for b in blocks]
     k = i
     while time.monotonic() < deadline:
-        k = (k + 1) % len(blocks)
-        started = time.perf_counter()
-        blocks[k].get_token()
-        latencies.append(time.perf_counter() - started)
-        status = clients[k].get(api_url).status_code
-        calls[0] += 1
-        unauthorized[0] += status == 401
+        k = (k + 1) % len(names)
+        try:
+            out = scale_flow(names[k], calls)
+        except Exception:
+            failed[0] += 1
+            continue
+        runs[0] += 1
+        latencies.extend(out["latencies"]); statuses.extend(out["statuses"])
 ts = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
 [t.start() for t in ts]; [t.join() for t in ts]
-print(json.dumps({"latencies": latencies, "unauthorized": unauthorized[0], "calls": calls[0],
-                  "requests": sum(b.manager().requests for b in blocks)}))
+print(json.dumps({"latencies": latencies, "unauthorized": statuses.count(401), "calls": len(statuses),
+                  "flow_runs": runs[0], "failed_runs": failed[0],
+                  "requests": sum(b.manager().requests for b in blocks.values())}))
+"""
+
+ROTATION_LOOP = """
+import json, sys, time
+from pathlib import Path
+from prefect_vendortokens.flows import rotate_tokens
+stop, names, horizon = Path(sys.argv[1]), json.loads(sys.argv[2]), float(sys.argv[3])
+runs, refreshed, first, deadline = 0, 0, True, time.monotonic() + 600
+while not stop.exists() and time.monotonic() < deadline:
+    started = time.monotonic()
+    rows = rotate_tokens(block_names=names, horizon_seconds=horizon)
+    refreshed += sum(r["status"] == "refreshed" for r in rows)
+    runs += 1
+    if first:
+        print("ready", flush=True); first = False
+    time.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
+print(json.dumps({"runs": runs, "refreshed": refreshed}), flush=True)
 """
 
 
@@ -97,6 +134,93 @@ def _run(script: str, *args: str, env: dict[str, str], timeout: float = 1800) ->
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _workers(args: argparse.Namespace, account: Account, sandbox, env: dict[str, str]) -> dict:
+    """N processes x M threads, each thread running flow runs back to back for D seconds."""
+    names = [f"workers-{i}" for i in range(args.worker_accounts)]
+    _run(SAVE, json.dumps(account.__dict__), json.dumps(names), env=env)
+    before = sandbox.token_requests("oauth2")
+    argv = [json.dumps(names), account.api_url, str(args.seconds), str(args.threads), str(args.calls)]
+    procs = [
+        subprocess.Popen(  # noqa: S603 - our interpreter and script
+            [sys.executable, "-c", WORKER, *argv],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(args.workers)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=args.seconds + 600)
+        if proc.returncode != 0:
+            raise RuntimeError(err[-3000:])
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    latencies = sorted(x for r in results for x in r["latencies"])
+    requests = sandbox.token_requests("oauth2") - before
+    lifetimes = args.seconds / args.lifetime
+    # A token is replaced a margin before it expires, so a refresh cycle is lifetime - margin.
+    cycles = args.seconds / (args.lifetime - default_margin(args.lifetime)) + 1
+    return {
+        "processes": args.workers,
+        "threads_per_process": args.threads,
+        "accounts": len(names),
+        "seconds": args.seconds,
+        "token_lifetime_seconds": args.lifetime,
+        "flow_runs": sum(r["flow_runs"] for r in results),
+        "failed_flow_runs": sum(r["failed_runs"] for r in results),
+        "api_calls": sum(r["calls"] for r in results),
+        "unauthorized_reaching_flows": sum(r["unauthorized"] for r in results),
+        "token_requests": requests,
+        "token_requests_per_account_per_lifetime": round(requests / (len(names) * lifetimes), 2),
+        "token_requests_per_account_per_refresh_cycle": round(requests / (len(names) * cycles), 2),
+        "get_token_p50_us": round(statistics.median(latencies) * 1e6, 1),
+        "get_token_p99_us": round(latencies[int(len(latencies) * 0.99)] * 1e6, 1),
+    }
+
+
+def _freshness(args: argparse.Namespace, account: Account, sandbox, env: dict[str, str], home: Path) -> dict:
+    """The rotation flow every second in one process keeps 3 s tokens fresh; flow runs in another
+    process meanwhile must make no token request of their own."""
+    sandbox.set_token_lifetime(args.fresh_lifetime, "oauth2")
+    names = [f"fresh-{i}" for i in range(2)]
+    _run(SAVE, json.dumps(account.__dict__), json.dumps(names), env=env)
+    stop = home / "stop-rotation"
+    rotation = subprocess.Popen(  # noqa: S603 - our interpreter and script
+        [sys.executable, "-c", ROTATION_LOOP, str(stop), json.dumps(names), str(args.fresh_lifetime)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if rotation.stdout is None or rotation.stdout.readline().strip() != "ready":
+            raise RuntimeError(
+                "the rotation loop did not start: " + (rotation.stderr.read() if rotation.stderr else "")
+            )
+        before = sandbox.token_requests("oauth2")
+        argv = [json.dumps(names), account.api_url, str(args.fresh_seconds), "2", str(args.calls)]
+        flows = _run(WORKER, *argv, env=env, timeout=args.fresh_seconds + 600)
+    finally:
+        stop.touch()
+        out, err = rotation.communicate(timeout=300)
+    if rotation.returncode != 0:
+        raise RuntimeError(err[-3000:])
+    rotated = json.loads(out.strip().splitlines()[-1])
+    return {
+        "token_lifetime_seconds": args.fresh_lifetime,
+        "seconds": args.fresh_seconds,
+        "flow_runs": flows["flow_runs"],
+        "failed_flow_runs": flows["failed_runs"],
+        "api_calls": flows["calls"],
+        "unauthorized_reaching_flows": flows["unauthorized"],
+        "token_requests_by_the_flows_process": flows["requests"],
+        "token_requests_during": sandbox.token_requests("oauth2") - before,
+        "rotation_runs": rotated["runs"],
+        "rotation_refreshed": rotated["refreshed"],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", default="10,100", help="rotation sizes, comma separated")
@@ -105,6 +229,9 @@ def main() -> int:
     parser.add_argument("--worker-accounts", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--lifetime", type=float, default=10.0)
+    parser.add_argument("--calls", type=int, default=10, help="API calls per flow run")
+    parser.add_argument("--fresh-lifetime", type=float, default=3.0)
+    parser.add_argument("--fresh-seconds", type=float, default=30.0)
     args = parser.parse_args()
     report: dict = {"args": vars(args)}
     home = Path(tempfile.mkdtemp(prefix="bench-scale-"))
@@ -140,48 +267,10 @@ def main() -> int:
             report["rotation"] = curve
 
             sandbox.set_token_lifetime(args.lifetime, "oauth2")
-            names = [f"workers-{i}" for i in range(args.worker_accounts)]
-            _run(SAVE, json.dumps(account.__dict__), json.dumps(names), env=env)
-            before = sandbox.token_requests("oauth2")
-            procs = [
-                subprocess.Popen(  # noqa: S603
-                    [
-                        sys.executable,
-                        "-c",
-                        WORKER,
-                        json.dumps(names),
-                        account.api_url,
-                        str(args.seconds),
-                        str(args.threads),
-                    ],
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-                for _ in range(args.workers)
-            ]
-            results = []
-            for proc in procs:
-                out, err = proc.communicate(timeout=args.seconds + 600)
-                if proc.returncode != 0:
-                    raise RuntimeError(err[-3000:])
-                results.append(json.loads(out.strip().splitlines()[-1]))
-            latencies = sorted(x for r in results for x in r["latencies"])
-            requests = sandbox.token_requests("oauth2") - before
-            lifetimes = args.seconds / args.lifetime
-            # A token is replaced a margin before it expires, so the cycle is lifetime - margin.
-            cycles = args.seconds / (args.lifetime - default_margin(args.lifetime)) + 1
-            report["workers"] = {
-                "calls": sum(r["calls"] for r in results),
-                "unauthorized_reaching_callers": sum(r["unauthorized"] for r in results),
-                "token_requests": requests,
-                "token_requests_per_account_per_lifetime": round(requests / (len(names) * lifetimes), 2),
-                "token_requests_per_account_per_refresh_cycle": round(requests / (len(names) * cycles), 2),
-                "get_token_p50_us": round(statistics.median(latencies) * 1e6, 1),
-                "get_token_p99_us": round(latencies[int(len(latencies) * 0.99)] * 1e6, 1),
-            }
-            print(json.dumps(report["workers"], indent=2))
+            report["workers"] = _workers(args, account, sandbox, env)
+            print(json.dumps(report["workers"], indent=2), flush=True)
+            report["freshness"] = _freshness(args, account, sandbox, env, home)
+            print(json.dumps(report["freshness"], indent=2), flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2))
     print(f"written: {OUT}")
