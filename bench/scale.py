@@ -20,9 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from prefect_vendortokens.core.token import default_margin
 from prefect_vendortokens.testing import vendor_sandbox
 from prefect_vendortokens.testing.prefect_server import prefect_server
-from prefect_vendortokens.token import default_margin
 
 from .peers import Account
 from .postgres import postgres

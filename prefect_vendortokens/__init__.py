@@ -1,11 +1,10 @@
 """prefect-vendortokens: short-lived vendor API tokens for Prefect flows, fetched, refreshed,
 shared and rotated without a secret ever landing in Prefect's database, results or logs."""
 
-from .auth import VendorTokenAuth
-from .client import TokenClient
-from .credentials import VendorCredentials
-from .dialect import BodyEncoding, ClientAuth, ExpiresAtFormat, TokenDialect
-from .errors import (
+from typing import TYPE_CHECKING, Any
+
+from .core.dialect import BodyEncoding, ClientAuth, ExpiresAtFormat, TokenDialect
+from .core.errors import (
     CredentialsRejectedError,
     DialectError,
     RateLimitedError,
@@ -23,12 +22,39 @@ from .errors import (
     VaultUnreachableError,
     VendorUnavailableError,
 )
-from .manager import TokenManager, clear_token_cache
-from .pkce import Pkce
-from .presets import DIALECT_NAMES, get_dialect
-from .retry import RetryPolicy
-from .token import AccessToken, ExpirySource, RedactedTokenError
-from .vault import VaultCredentials
+from .core.pkce import Pkce
+from .core.presets import DIALECT_NAMES, get_dialect
+from .core.token import AccessToken, ExpirySource, RedactedTokenError
+from .engine.auth import VendorTokenAuth
+from .engine.manager import TokenManager, clear_token_cache
+from .engine.retry import RetryPolicy
+from .transport.client import TokenClient
+
+if TYPE_CHECKING:
+    from .blocks.credentials import VendorCredentials
+    from .vault.block import VaultCredentials
+
+# The Prefect blocks load on first use, so the engine (TokenClient, TokenManager, dialects) can be
+# used without importing Prefect.
+_PREFECT_BOUND = {
+    "VendorCredentials": "prefect_vendortokens.blocks.credentials",
+    "VaultCredentials": "prefect_vendortokens.vault.block",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PREFECT_BOUND:
+        import importlib
+
+        value = getattr(importlib.import_module(_PREFECT_BOUND[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PREFECT_BOUND))
+
 
 __version__ = "0.1.0"
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from prefect_vendortokens import TokenDialect, VendorCredentials
-from prefect_vendortokens.expiry import jwt_claims
+from prefect_vendortokens.core.expiry import jwt_claims
 
 from .conftest import api_call, block_for
 

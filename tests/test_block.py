@@ -8,8 +8,8 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 from prefect_vendortokens import TokenDialect, VendorCredentials
-from prefect_vendortokens.errors import BlockNotFoundError, DialectError, InvalidBlockError
-from prefect_vendortokens.expiry import jwt_claims
+from prefect_vendortokens.core.errors import BlockNotFoundError, DialectError, InvalidBlockError
+from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
 
 from .conftest import api_call, block_for
@@ -181,8 +181,9 @@ def test_block_types_register_from_the_module(prefect_server) -> None:
 def test_collection_entry_point_is_installed() -> None:
     from importlib.metadata import entry_points
 
-    names = {ep.value for ep in entry_points(group="prefect.collections")}
-    assert "prefect_vendortokens" in names
+    (point,) = [ep for ep in entry_points(group="prefect.collections") if ep.name == "prefect_vendortokens"]
+    module = point.load()  # what a Prefect server imports to learn the block types
+    assert {"VendorCredentials", "VaultCredentials", "StoredVendorToken"} <= set(vars(module))
 
 
 def test_what_the_forms_post_for_untouched_groups_validates(sandbox) -> None:
@@ -266,7 +267,7 @@ def test_load_errors_name_the_block_field_and_problem(prefect_server, sandbox) -
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import BlockDocumentCreate
 
-    from prefect_vendortokens.credentials import load_credentials
+    from prefect_vendortokens.blocks.credentials import load_credentials
 
     block_for(sandbox, "sqr").save("load-err-good", overwrite=True)  # registers the type and schema
     with get_client(sync_client=True) as client:
@@ -297,7 +298,7 @@ def test_load_errors_name_the_block_field_and_problem(prefect_server, sandbox) -
 
 
 def test_store_documents_say_whose_token_they_hold(prefect_server, sandbox) -> None:
-    from prefect_vendortokens.store import StoredVendorToken
+    from prefect_vendortokens.stores.base import StoredVendorToken
 
     block_for(sandbox, "resales_online", token_store="prefect").save("whose-token", overwrite=True)
     creds = VendorCredentials.load("whose-token")

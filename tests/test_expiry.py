@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from prefect_vendortokens import ExpirySource, get_dialect
-from prefect_vendortokens.expiry import GLOBAL_DEFAULT_LIFETIME
-from prefect_vendortokens.response import parse_token_response
-from prefect_vendortokens.token import default_margin
+from prefect_vendortokens.core.expiry import GLOBAL_DEFAULT_LIFETIME
+from prefect_vendortokens.core.response import parse_token_response
+from prefect_vendortokens.core.token import default_margin
 
 SENT = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -254,7 +254,7 @@ async def test_async_api_task(prefect_server, sandbox) -> None:
 
     from prefect import flow
 
-    from prefect_vendortokens.api import acall_api
+    from prefect_vendortokens.tasks.api import acall_api
 
     names = await asyncio.to_thread(save_accounts, sandbox, "async-api")  # save() is async here
     sandbox.fail_next_api("oauth2", 1, status=503)

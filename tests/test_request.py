@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from prefect_vendortokens import DialectError, TokenDialect, get_dialect
-from prefect_vendortokens.request import (
+from prefect_vendortokens.core.request import (
     AuthorizationCodeGrant,
     ClientCredentials,
     ClientCredentialsGrant,

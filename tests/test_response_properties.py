@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from prefect_vendortokens import DIALECT_NAMES, AccessToken, TokenError, get_dialect
-from prefect_vendortokens.response import parse_retry_after, parse_token_response
+from prefect_vendortokens.core.response import parse_retry_after, parse_token_response
 
 SENT = datetime(2026, 1, 1, tzinfo=UTC)
 json_values = st.recursive(

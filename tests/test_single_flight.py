@@ -151,7 +151,7 @@ def test_block_resolves_its_manager_once_and_again_after_a_change(sandbox) -> No
     from pydantic import ValidationError
 
     from prefect_vendortokens import clear_token_cache
-    from prefect_vendortokens.block_settings import HttpSettings
+    from prefect_vendortokens.blocks.settings import HttpSettings
 
     block = block_for(sandbox, "sqr")
     first = block.manager()

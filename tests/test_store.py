@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefect_vendortokens import TokenManager, VaultCredentials
-from prefect_vendortokens.store import PrefectTokenStore, VaultTokenStore, dump_token, load_token
+from prefect_vendortokens.stores.base import PrefectTokenStore, VaultTokenStore, dump_token, load_token
 from prefect_vendortokens.testing import OpenBao
 
 from .conftest import block_for

@@ -8,7 +8,7 @@ import pytest
 from prefect import flow
 
 from prefect_vendortokens import CredentialsRejectedError, RetryPolicy
-from prefect_vendortokens.tasks import afetch_token, aget_token, fetch_token, get_token, refresh_token
+from prefect_vendortokens.tasks.tokens import afetch_token, aget_token, fetch_token, get_token, refresh_token
 
 from .conftest import block_for
 

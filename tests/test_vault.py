@@ -25,7 +25,7 @@ from prefect_vendortokens import (
     VendorCredentials,
 )
 from prefect_vendortokens.testing.openbao import OpenBao
-from prefect_vendortokens.vault_session import clear_vault_sessions
+from prefect_vendortokens.vault.session import clear_vault_sessions
 
 POLICY = """
 path "secret/data/*" { capabilities = ["read"] }

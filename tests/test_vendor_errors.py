@@ -173,7 +173,7 @@ def test_all_errors_share_one_base() -> None:
 def test_vendor_echoing_the_secret_is_scrubbed() -> None:
     from datetime import UTC, datetime
 
-    from prefect_vendortokens.response import parse_token_response
+    from prefect_vendortokens.core.response import parse_token_response
 
     body = b'{"error":"invalid_client","error_description":"bad secret hunter2-secret-value"}'
     with pytest.raises(CredentialsRejectedError) as info:

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from prefect_vendortokens import DIALECT_NAMES, ExpirySource, Pkce, TokenClient, get_dialect
-from prefect_vendortokens.expiry import jwt_claims
+from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
 
 from .conftest import client_for

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import httpx
 from cyclopts import Parameter
 
-from ..credentials import VendorCredentials, load_credentials
-from ..errors import BlockNotFoundError, InvalidBlockError, TokenError
-from ..events import REFRESH_FAILED
+from ..blocks.credentials import VendorCredentials, load_credentials
+from ..blocks.events import REFRESH_FAILED
+from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_PREFECT, EXIT_TOKEN, app, fail, show, show_record
 
 JsonFlag = Annotated[bool, Parameter(name="--json", negative=(), help="Print JSON instead of a table.")]

@@ -79,7 +79,7 @@ def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[di
     )
     if vault_secret is not None:
         if vault_block := env.get(VAULT_BLOCK_VARIABLE):
-            from ..vault import VaultCredentials
+            from ..vault.block import VaultCredentials
 
             return data | {"vault": VaultCredentials.load(vault_block), "vault_secret": vault_secret}, ""
         needs += (
@@ -98,7 +98,7 @@ def save_blocks(
 ) -> int:
     """Save the example Vendor Credentials blocks whose secrets are given (all vendors, or those
     named). Exit 2 if none could be saved."""
-    from ..credentials import VendorCredentials
+    from ..blocks.credentials import VendorCredentials
 
     env = dict(os.environ)
     if env_file is not None:

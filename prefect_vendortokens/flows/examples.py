@@ -9,9 +9,9 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from ..api import call_api
-from ..credentials import load_credentials
-from ..expiry import jwt_claims
+from ..blocks.credentials import load_credentials
+from ..core.expiry import jwt_claims
+from ..tasks.api import call_api
 
 COBEE_COMPANY_CLAIM = "https://auth.cobee.io/metadata"
 

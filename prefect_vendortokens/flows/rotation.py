@@ -15,10 +15,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 
-from ..credentials import VendorCredentials, load_credentials
-from ..errors import TokenError
-from ..events import emit_rotation_event
-from ..retry import RetryPolicy, call_with_retries
+from ..blocks.credentials import VendorCredentials, load_credentials
+from ..blocks.events import emit_rotation_event
+from ..core.errors import TokenError
+from ..engine.retry import RetryPolicy, call_with_retries
 
 ROTATION_RETRY = RetryPolicy(attempts=3, base=1.0)
 

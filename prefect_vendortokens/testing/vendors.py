@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlencode
 
-from ..pkce import s256
+from ..core.pkce import s256
 
 if TYPE_CHECKING:
     from .sandbox import VendorSandbox, VendorState

@@ -27,7 +27,7 @@ from prefect_vendortokens import (
     VendorCredentials,
     get_dialect,
 )
-from prefect_vendortokens.errors import TokenStoreError
+from prefect_vendortokens.core.errors import TokenStoreError
 
 from .hostile import answer, echo, endless, hang, hostile, trickle
 
@@ -315,7 +315,7 @@ def test_redirect_to_another_origin_with_a_custom_header(row) -> None:
 
 def test_vault_token_store_after_kv_delete(row, caplog, sandbox) -> None:
     """Vault token store after kv delete of the latest version."""
-    from prefect_vendortokens.store import VaultTokenStore
+    from prefect_vendortokens.stores.base import VaultTokenStore
     from prefect_vendortokens.testing import OpenBao
 
     creds = sandbox.credentials("sqr")
@@ -362,7 +362,7 @@ def test_a_sealed_vault_store_is_logged_as_sealed(row, caplog, prefect_server, s
 
 def test_call_api_does_not_retry_a_deterministic_error(row, caplog) -> None:
     """call_api with a token the vendor issued unusable: no retries."""
-    from prefect_vendortokens.api import DEFAULT_API_RETRY, request_with_retries
+    from prefect_vendortokens.tasks.api import DEFAULT_API_RETRY, request_with_retries
 
     calls = {"n": 0}
     body = json.dumps({"access_token": "bad\ttoken", "expires_in": 600}).encode()

@@ -16,10 +16,10 @@ import httpx
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from .credentials import VendorCredentials, aload_credentials, load_credentials
-from .errors import TokenError
-from .response import parse_retry_after
-from .retry import RetryPolicy
+from ..blocks.credentials import VendorCredentials, aload_credentials, load_credentials
+from ..core.errors import TokenError
+from ..core.response import parse_retry_after
+from ..engine.retry import RetryPolicy
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 DEFAULT_API_RETRY = RetryPolicy(attempts=5)

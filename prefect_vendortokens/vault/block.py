@@ -14,8 +14,8 @@ from typing import Any, Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
-from .block_loading import TypedLoadErrors, filled
-from .vault_session import VaultConfig, VaultLogin, VaultSession, session_for
+from ..blocks.loading import TypedLoadErrors, filled
+from .session import VaultConfig, VaultLogin, VaultSession, session_for
 
 AuthMethod = Literal["token", "approle", "jwt", "kubernetes", "userpass"]
 K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"

@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .client import TokenClient
-from .deadline import STORE_CALL_TIMEOUT, await_within, call_within
-from .errors import (
+from ..core.errors import (
     CredentialsRejectedError,
     TokenError,
     TokenRejectedError,
@@ -30,11 +28,13 @@ from .errors import (
     TokenStoreError,
     TokenTransportError,
 )
-from .flight import Plan, adrive, drive
-from .token import AccessToken
+from ..core.token import AccessToken
+from ..transport.client import TokenClient
+from .deadline import STORE_CALL_TIMEOUT, await_within, call_within
+from .plan import Plan, adrive, drive
 
 if TYPE_CHECKING:
-    from .store import TokenStore
+    from ..stores.base import TokenStore
 
 logger = logging.getLogger("prefect_vendortokens")
 

@@ -21,24 +21,24 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
-from . import events
-from .auth import VendorTokenAuth
-from .block_loading import TypedLoadErrors
-from .block_settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
-from .client import TokenClient
-from .dialect import TokenDialect
-from .errors import (
+from ..core.dialect import TokenDialect
+from ..core.errors import (
     BlockNotFoundError,
     DialectError,
     TokenError,
     VaultSecretNotFoundError,
 )
-from .manager import ClientSource, StaticClientSource, TokenManager, manager_for
-from .presets import get_dialect
-from .response import safe_url
-from .store import PrefectTokenStore, StoreLabel, TokenStore, VaultTokenStore
-from .token import AccessToken
-from .vault import DOCS_URL, KEY_LOGO_URL, VaultCredentials
+from ..core.presets import get_dialect
+from ..core.response import safe_url
+from ..core.token import AccessToken
+from ..engine.auth import VendorTokenAuth
+from ..engine.manager import ClientSource, StaticClientSource, TokenManager, manager_for
+from ..stores.base import PrefectTokenStore, StoreLabel, TokenStore, VaultTokenStore
+from ..transport.client import TokenClient
+from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
+from . import events
+from .loading import TypedLoadErrors
+from .settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
 
 logger = logging.getLogger("prefect_vendortokens")
 

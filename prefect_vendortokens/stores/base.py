@@ -24,10 +24,10 @@ from typing import Any, ClassVar, Protocol
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
-from .deadline import STORE_CALL_TIMEOUT, call_within
-from .errors import TokenStoreError, VaultError, VaultSecretNotFoundError
-from .token import AccessToken, ExpirySource
-from .vault import DOCS_URL, KEY_LOGO_URL
+from ..core.errors import TokenStoreError, VaultError, VaultSecretNotFoundError
+from ..core.token import AccessToken, ExpirySource
+from ..engine.deadline import STORE_CALL_TIMEOUT, call_within
+from ..vault.block import DOCS_URL, KEY_LOGO_URL
 
 logger = logging.getLogger("prefect_vendortokens")
 LOCK_LEASE = 60.0  # a crashed holder's lock is freed after this (a refresh takes < 30 s)
@@ -220,7 +220,7 @@ class StoredVendorToken(Block):
     )
     _code_example = """
 ```python
-from prefect_vendortokens.store import StoredVendorToken
+from prefect_vendortokens.stores.base import StoredVendorToken
 
 stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by the token manager
 ```

@@ -22,11 +22,11 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import JsonValue, SecretStr
 
-from .dialect import TokenDialect
-from .errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
-from .pkce import Pkce
-from .presets import get_dialect
-from .request import (
+from ..core.dialect import TokenDialect
+from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
+from ..core.pkce import Pkce
+from ..core.presets import get_dialect
+from ..core.request import (
     AuthorizationCodeGrant,
     ClientCredentials,
     ClientCredentialsGrant,
@@ -35,8 +35,8 @@ from .request import (
     TokenRequest,
     build_token_request,
 )
-from .response import parse_token_response, safe_url
-from .token import AccessToken
+from ..core.response import parse_token_response, safe_url
+from ..core.token import AccessToken
 
 VerifyTypes = bool | str | ssl.SSLContext
 T = TypeVar("T")

@@ -21,8 +21,7 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
-from .deadline import call_within
-from .errors import (
+from ..core.errors import (
     VaultAuthError,
     VaultError,
     VaultKVVersionError,
@@ -32,6 +31,7 @@ from .errors import (
     VaultTLSError,
     VaultUnreachableError,
 )
+from ..engine.deadline import call_within
 
 logger = logging.getLogger("prefect_vendortokens")
 T = TypeVar("T")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .errors import TokenError
-from .token import AccessToken
+from ..core.errors import TokenError
+from ..core.token import AccessToken
 
 if TYPE_CHECKING:
-    from .manager import TokenManager
+    from ..engine.manager import TokenManager
 
 logger = logging.getLogger("prefect_vendortokens")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
-from .errors import TokenError
+from ..core.errors import TokenError
 
 T = TypeVar("T")
 Plan = Generator[Any, Any, T]

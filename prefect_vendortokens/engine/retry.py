@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .errors import TokenError
+from ..core.errors import TokenError
 
 T = TypeVar("T")
 logger = logging.getLogger("prefect_vendortokens")

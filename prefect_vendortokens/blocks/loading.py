@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .errors import InvalidBlockError
+from ..core.errors import InvalidBlockError
 
 
 def invalid_block_error(name: str | None, block_type: type, error: ValidationError) -> InvalidBlockError:

@@ -15,9 +15,9 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from .credentials import VendorCredentials, aload_credentials, load_credentials
-from .retry import RetryPolicy, acall_with_retries, call_with_retries
-from .token import AccessToken
+from ..blocks.credentials import VendorCredentials, aload_credentials, load_credentials
+from ..core.token import AccessToken
+from ..engine.retry import RetryPolicy, acall_with_retries, call_with_retries
 
 DEFAULT_RETRY = RetryPolicy()
 _SAFE: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}

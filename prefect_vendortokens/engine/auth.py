@@ -16,8 +16,8 @@ from typing import cast
 
 import httpx
 
+from ..core.token import AccessToken
 from .manager import TokenManager
-from .token import AccessToken
 
 
 class VendorTokenAuth(httpx.Auth):

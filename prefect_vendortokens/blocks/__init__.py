@@ -1,0 +1,1 @@
+"""The Prefect blocks: Vendor Credentials, its grouped settings, typed load errors, Prefect events."""

@@ -1,0 +1,1 @@
+"""Shared token stores and refresh locks: protocols, a registry, one module per store."""

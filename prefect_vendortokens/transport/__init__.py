@@ -1,0 +1,1 @@
+"""Transport: the token client that sends a dialect's request with httpx under one deadline."""

@@ -1,0 +1,1 @@
+"""HashiCorp Vault / OpenBao: the credentials block, the per-process session, the auth methods table."""
