@@ -298,7 +298,7 @@ def test_load_errors_name_the_block_field_and_problem(prefect_server, sandbox) -
 
 
 def test_store_documents_say_whose_token_they_hold(prefect_server, sandbox) -> None:
-    from prefect_vendortokens.stores.base import StoredVendorToken
+    from prefect_vendortokens.stores.prefect_block import StoredVendorToken
 
     block_for(sandbox, "resales_online", token_store="prefect").save("whose-token", overwrite=True)
     creds = VendorCredentials.load("whose-token")

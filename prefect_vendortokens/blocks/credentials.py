@@ -6,13 +6,11 @@ The block is configuration. Tokens live in the process-wide ``TokenManager`` for
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import ipaddress
 import json
 import logging
 import ssl
-import threading
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -26,16 +24,17 @@ from ..core.errors import (
     BlockNotFoundError,
     DialectError,
     TokenError,
-    VaultSecretNotFoundError,
 )
-from ..core.presets import get_dialect
+from ..core.presets import DIALECT_NAMES, get_dialect
 from ..core.response import safe_url
 from ..core.token import AccessToken
 from ..engine.auth import VendorTokenAuth
 from ..engine.manager import ClientSource, StaticClientSource, TokenManager, manager_for
-from ..stores.base import PrefectTokenStore, StoreLabel, TokenStore, VaultTokenStore
+from ..stores.base import StoreLabel, StoreRequest, TokenStore
+from ..stores.registry import STORES
 from ..transport.client import TokenClient
 from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
+from ..vault.source import SecretRef, VaultClientSource
 from . import events
 from .loading import TypedLoadErrors
 from .settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
@@ -43,7 +42,8 @@ from .settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_fl
 logger = logging.getLogger("prefect_vendortokens")
 
 
-VendorName = Literal["sqod", "cobee", "slashid", "sqr", "resales_online", "oauth2", "custom"]
+# Every preset, and "custom": a new preset needs no edit here.
+VendorName = Literal[(*DIALECT_NAMES, "custom")]  # type: ignore[valid-type]
 _STORE_NOTED: set[str] = set()
 
 
@@ -60,9 +60,10 @@ class VendorCredentials(TypedLoadErrors, CredentialsBlock):
     _logo_url = KEY_LOGO_URL  # type: ignore[assignment]
     _documentation_url = DOCS_URL  # type: ignore[assignment]
     _description = (
-        "Client credentials for a vendor API with short-lived tokens (SQOD, Cobee, SlashID, SQR, "
-        "Resales-Online, any OAuth2 server, or a custom dialect). Fill in the vendor, client ID and "
-        "client secret (or a Vault block and secret path); the token URL defaults to the vendor's."
+        "Client credentials for a vendor API with short-lived tokens (presets: "
+        + ", ".join(DIALECT_NAMES)
+        + "; or 'custom' for a dialect of your own). Fill in the vendor, client ID and client secret "
+        "(or a Vault block and secret path); the token URL defaults to the vendor's."
     )
     _code_example = """
 ```python
@@ -174,8 +175,11 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
                 "or set allow_insecure_http"
             )
         self._check_secrets(name)
-        if self.token_store.kind == "vault" and self.token_store_vault is None and self.vault is None:
-            raise ValueError(f"{name}: token store 'vault' needs a Vault block (token_store_vault or vault)")
+        kind = STORES.get(self.token_store.kind)
+        if kind is not None and kind.needs_vault and self.token_store_vault is None and self.vault is None:
+            raise ValueError(
+                f"{name}: token store {kind.name!r} needs a Vault block (token_store_vault or vault)"
+            )
         return self
 
     def _check_secrets(self, name: str) -> None:
@@ -265,7 +269,14 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     def _source(self) -> ClientSource:
         if self.vault is not None:
-            return VaultClientSource(self)
+            ref = self.vault_secret
+            return VaultClientSource(
+                self.vault,
+                SecretRef(ref.path, ref.mount, ref.version or None, ref.client_id_key, ref.client_secret_key),
+                client_id=self.client_id.strip(),
+                label=self._label(),
+                make_client=self._token_client,
+            )
         return StaticClientSource(self._token_client(self.client_id.strip(), self.client_secret))
 
     def store_kind(self) -> str:
@@ -286,18 +297,18 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return chosen
 
     def _store(self) -> TokenStore | None:
-        kind = self.store_kind()
         about = StoreLabel(
             vendor=self.effective_dialect.name,
             block=getattr(self, "_block_document_name", None),
             token_url=safe_url(self.effective_token_url or ""),  # shown in the UI: no query, no user-info
         )
-        if kind == "prefect":
-            return PrefectTokenStore(about)
-        if kind == "vault":
-            vault = self.token_store_vault or self.vault
-            return VaultTokenStore(vault, self.token_store.vault_mount, self.token_store.vault_path)
-        return None
+        request = StoreRequest(
+            label=about,
+            vault=self.token_store_vault or self.vault,
+            vault_mount=self.token_store.vault_mount,
+            vault_path=self.token_store.vault_path,
+        )
+        return STORES[self.store_kind()].build(request)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -404,45 +415,6 @@ def _not_found(name: str) -> BlockNotFoundError:
         f"no Vendor Credentials block named {name!r} (create it in the Prefect UI under Blocks, "
         "or save one in code)"
     )
-
-
-class VaultClientSource:
-    """Client id and secret read from Vault when a token is needed (through the Vault session's
-    read cache); the token client is rebuilt only when they change (a rotated secret)."""
-
-    reloadable = True
-
-    def __init__(self, block: VendorCredentials) -> None:
-        self._block = block
-        self._lock = threading.Lock()
-        self._client: TokenClient | None = None
-        self._fingerprint = ""
-
-    def client(self, fresh: bool = False) -> TokenClient:
-        block, ref = self._block, self._block.vault_secret
-        assert block.vault is not None  # noqa: S101 - validated by the block
-        data = block.vault.read_secret(ref.path, mount=ref.mount, version=ref.version or None, fresh=fresh)
-        client_id = block.client_id.strip() or data.get(ref.client_id_key)
-        secret = data.get(ref.client_secret_key)
-        missing = [k for k, v in ((ref.client_id_key, client_id), (ref.client_secret_key, secret)) if not v]
-        if missing:
-            raise VaultSecretNotFoundError(
-                f"{block._label()}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
-                f"(keys present: {', '.join(sorted(data)) or 'none'})",
-                address=block.vault.address,
-                namespace=block.vault.namespace or None,
-                mount=ref.mount,
-                path=ref.path,
-            )
-        fingerprint = hashlib.sha256(f"{client_id}\0{secret}".encode()).hexdigest()
-        with self._lock:
-            if fingerprint != self._fingerprint or self._client is None:
-                self._client = block._token_client(str(client_id), SecretStr(str(secret)))
-                self._fingerprint = fingerprint
-            return self._client
-
-    async def aclient(self, fresh: bool = False) -> TokenClient:
-        return await asyncio.to_thread(self.client, fresh)
 
 
 def _is_loopback(host: str) -> bool:

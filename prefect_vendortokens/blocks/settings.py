@@ -12,7 +12,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-TokenStoreKind = Literal["auto", "prefect", "vault", "memory"]
+from ..stores.registry import STORES
+
+# "auto" and every store of the table; a new store needs no edit here.
+TokenStoreKind = Literal[("auto", *STORES)]  # type: ignore[valid-type]
+_STORE_HELP = (
+    "auto: Prefect when a Prefect API is configured or inside a flow run, else this process only. "
+    + " ".join(f"{kind.name}: {kind.description}." for kind in STORES.values())
+)
 
 
 class _Group(BaseModel):
@@ -65,11 +72,7 @@ class TokenStoreSettings(_Group):
     kind: TokenStoreKind = Field(
         default="auto",
         title="Store",
-        description=(
-            "auto: Prefect when a Prefect API is configured or inside a flow run, else this process "
-            "only. prefect: an encrypted Prefect block document per account. vault: a Vault KV v2 "
-            "secret per account (needs a Vault block). memory: this process only."
-        ),
+        description=_STORE_HELP,
     )
     vault_mount: str = Field(default="secret", title="Vault KV v2 mount", description="For store 'vault'.")
     vault_path: str = Field(

@@ -184,11 +184,3 @@ class TokenDialect(BaseModel):
         if self.grant_type_field and not any(grants):
             raise ValueError(f"dialect {self.name!r}: no grant is enabled")
         return self
-
-    @property
-    def supports_refresh(self) -> bool:
-        return bool(self.refresh_grant)
-
-    @property
-    def supports_authorization_code(self) -> bool:
-        return bool(self.authorization_code_grant)

@@ -127,13 +127,9 @@ class AccessToken(BaseModel):
 
     __str__ = describe
 
-    def redact(self) -> AccessToken:
-        """A copy without any secret; keeps the fingerprint, expiry and metadata."""
-        return _redacted(self)
-
     # Pickle (Prefect results, cloudpickle to workers) drops the secrets. copy.copy and
     # copy.deepcopy keep them: pydantic's own __copy__/__deepcopy__ win over __reduce__.
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (_from_redacted_state, (_redacted_state(self),))
 
 
@@ -150,10 +146,6 @@ def _redacted_state(token: AccessToken) -> dict[str, Any]:
 
 def _from_redacted_state(state: dict[str, Any]) -> AccessToken:
     return AccessToken.model_construct(**state)
-
-
-def _redacted(token: AccessToken) -> AccessToken:
-    return _from_redacted_state(_redacted_state(token))
 
 
 def _normalise_scheme(token_type: str) -> str:

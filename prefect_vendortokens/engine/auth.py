@@ -12,6 +12,7 @@ not replayed: the token is still renewed and the 401 returned, and the caller's 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from dataclasses import dataclass
 from typing import cast
 
 import httpx
@@ -36,15 +37,14 @@ class VendorTokenAuth(httpx.Auth):
     def __repr__(self) -> str:
         return f"VendorTokenAuth({self.manager.label!r}, header={self.header!r})"
 
-    def _flow(self, request: httpx.Request) -> Generator[httpx.Request | AccessToken | None, object, None]:
-        """Yields ``None`` to ask for the current token, an ``AccessToken`` to ask for one that
-        replaces it, and requests to send. The drivers below answer the token asks."""
-        token = cast(AccessToken, (yield None))
+    def _flow(self, request: httpx.Request) -> Generator[httpx.Request | TokenAsk, object, None]:
+        """Yields a ``TokenAsk`` for a token and requests to send; the drivers below answer."""
+        token = cast(AccessToken, (yield TokenAsk()))
         self._apply(request, token)
         response = cast(httpx.Response, (yield request))
         if response.status_code != 401:
             return
-        renewed = cast(AccessToken, (yield token))  # renewed only if ``token`` is still current
+        renewed = cast(AccessToken, (yield TokenAsk(rejected=token)))  # renewed only if still current
         if renewed.fingerprint == token.fingerprint or not _replayable(request):
             return
         self._apply(request, renewed)
@@ -69,30 +69,38 @@ class VendorTokenAuth(httpx.Auth):
         self.strip_on_redirect(request)
 
     def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        flow = self._flow(request)
-        answer: object = None
-        while True:
-            try:
-                step = flow.send(answer)
-            except StopIteration:
-                return
-            if isinstance(step, httpx.Request):
-                answer = yield step
-            else:
-                answer = self.manager.get_token(rejected=step)
+        flow, answer = self._flow(request), None
+        while (step := _advance(flow, answer)) is not None:
+            answer = (
+                (yield step)
+                if isinstance(step, httpx.Request)
+                else self.manager.get_token(rejected=step.rejected)
+            )
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        flow = self._flow(request)
-        answer: object = None
-        while True:
-            try:
-                step = flow.send(answer)
-            except StopIteration:
-                return
-            if isinstance(step, httpx.Request):
-                answer = yield step
-            else:
-                answer = await self.manager.aget_token(rejected=step)
+        flow, answer = self._flow(request), None
+        while (step := _advance(flow, answer)) is not None:
+            answer = (
+                (yield step)
+                if isinstance(step, httpx.Request)
+                else await self.manager.aget_token(rejected=step.rejected)
+            )
+
+
+@dataclass(frozen=True)
+class TokenAsk:
+    """The flow wants the current token, or one that replaces ``rejected`` (if still current)."""
+
+    rejected: AccessToken | None = None
+
+
+def _advance(
+    flow: Generator[httpx.Request | TokenAsk, object, None], answer: object
+) -> httpx.Request | TokenAsk | None:
+    try:
+        return flow.send(answer)
+    except StopIteration:
+        return None
 
 
 ORIGIN_KEY = "prefect_vendortokens.origin"

@@ -2,51 +2,75 @@
 
 The Prefect client (60 s per try, several tries) and hvac/requests (a timeout per read, so a
 server that trickles bytes is never timed out) can block far longer than a token request may.
-``call_within`` runs the call in a daemon thread, in a copy of the caller's context (Prefect's
-settings, such as the test harness's API URL, are context variables), and gives up waiting
-after ``seconds``: the caller gets the typed error at once, the abandoned call ends on its own.
+Both helpers run the call in a daemon thread, in a copy of the caller's context (Prefect's
+settings, such as the test harness's API URL, are context variables), and stop waiting after
+``seconds``: the caller gets the typed error at once, the abandoned call ends on its own. Not
+``asyncio.to_thread``: an event loop waits for its executor's threads when it closes, so a hung
+call would hold ``asyncio.run`` (the sync path's helper loop) however early we gave up on it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 # Each call to the shared store or its lock (the Prefect API, Vault) answers within this, or the
 # read degrades to this process's own token, the write is skipped, the lock is a TokenStoreError.
 STORE_CALL_TIMEOUT = 10.0
+Outcome = tuple[bool, object]
 
 
-def call_within(fn: Callable[[], T], seconds: float, timed_out: Callable[[], BaseException]) -> T:
-    """``fn()``, or ``timed_out()`` raised after ``seconds`` without an answer."""
-    outcome: list[tuple[bool, object]] = []
-    done = threading.Event()
+def _start(fn: Callable[[], object], deliver: Callable[[Outcome], None]) -> None:
     context = contextvars.copy_context()
 
     def run() -> None:
         try:
-            outcome.append((True, context.run(fn)))
+            outcome: Outcome = (True, context.run(fn))
         except BaseException as exc:  # handed to the caller as is
-            outcome.append((False, exc))
-        finally:
-            done.set()
+            outcome = (False, exc)
+        deliver(outcome)
 
     threading.Thread(target=run, daemon=True, name="vendortokens-bounded").start()
-    if not done.wait(seconds):
-        raise timed_out()
-    ok, value = outcome[0]
+
+
+def _unwrap(outcome: Outcome) -> object:
+    ok, value = outcome
     if ok:
-        return value  # type: ignore[return-value]
+        return value
     raise value  # type: ignore[misc]
 
 
-async def await_within(awaitable: Awaitable[T], seconds: float, timed_out: Callable[[], BaseException]) -> T:
-    """The async form: cancels the awaitable after ``seconds``."""
+def call_within(fn: Callable[[], T], seconds: float, timed_out: Callable[[], BaseException]) -> T:
+    """``fn()``, or ``timed_out()`` raised after ``seconds`` without an answer."""
+    box: list[Outcome] = []
+    done = threading.Event()
+    _start(fn, lambda outcome: (box.append(outcome), done.set()))
+    if not done.wait(seconds):
+        raise timed_out()
+    return _unwrap(box[0])  # type: ignore[return-value]
+
+
+async def in_thread_within(fn: Callable[[], T], seconds: float, timed_out: Callable[[], BaseException]) -> T:
+    """``call_within`` for async callers: the event loop keeps running meanwhile."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Outcome] = loop.create_future()
+
+    def settle(outcome: Outcome) -> None:
+        if not future.done():
+            future.set_result(outcome)
+
+    def deliver(outcome: Outcome) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, outcome)
+
+    _start(fn, deliver)
     try:
-        return await asyncio.wait_for(awaitable, seconds)
+        outcome = await asyncio.wait_for(future, seconds)
     except TimeoutError:
         raise timed_out() from None
+    return _unwrap(outcome)  # type: ignore[return-value]

@@ -4,13 +4,17 @@ It holds the current token (the process-wide cache), lets exactly one token requ
 be in flight at a time for all threads and all event loops of the process (the others wait on a
 ``concurrent.futures.Future`` and get its result or its error), and after a failure answers the
 same error for a short window instead of hammering the vendor (Retry-After sets the window).
+
+What to do is the plan's (``plan.py``); this module only performs its operations. There is one
+driver, async: the network operations are native async, the store and lock calls (blocking
+clients: Prefect's, hvac) run in a thread each, bounded. ``get_token`` answers a cached token
+without a lock or a loop, and runs everything else through the same driver on a helper thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import copy
 import logging
 import threading
@@ -18,41 +22,46 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack, assert_never
 
-from ..core.errors import (
-    CredentialsRejectedError,
-    TokenError,
-    TokenRejectedError,
-    TokenResponseError,
-    TokenStoreError,
-    TokenTransportError,
-)
+from ..core.errors import TokenError, TokenStoreError, TokenTransportError
 from ..core.token import AccessToken
-from ..transport.client import TokenClient
-from .deadline import STORE_CALL_TIMEOUT, await_within, call_within
-from .plan import Plan, adrive, drive
+from ..transport.client import TokenClient, run_bounded
+from .deadline import STORE_CALL_TIMEOUT, in_thread_within
+from .plan import (
+    Account,
+    Fetch,
+    Op,
+    Pause,
+    Refresh,
+    ReleaseLock,
+    ReloadCredentials,
+    StoreRead,
+    StoreWrite,
+    TryLock,
+    Want,
+    acquire,
+    drive,
+)
 
 if TYPE_CHECKING:
-    from ..stores.base import TokenStore
+    from ..stores.base import Lease, TokenStore
 
 logger = logging.getLogger("prefect_vendortokens")
 
-LOCK_TIMEOUT = 120.0  # waiting for another process's refresh (see store.py)
-LOCK_POLL = 0.2
 FAILURE_WINDOW = 1.0  # seconds an error is answered again without a new request
 MAX_FAILURE_WINDOW = 300.0
 MAX_WAIT = 300.0  # bound on waiting for another caller's token request
+Listener = Callable[[str, AccessToken | None, TokenError | None], None]
 
 
 class ClientSource(Protocol):
-    """Where a manager gets its ``TokenClient``; ``fresh=True`` re-reads the credentials."""
+    """Where a manager gets its ``TokenClient``; ``fresh=True`` re-reads the credentials. May
+    block (a Vault read): the manager calls it in a thread."""
 
     reloadable: bool
 
     def client(self, fresh: bool = False) -> TokenClient: ...
-
-    async def aclient(self, fresh: bool = False) -> TokenClient: ...
 
 
 class StaticClientSource:
@@ -66,49 +75,19 @@ class StaticClientSource:
     def client(self, fresh: bool = False) -> TokenClient:
         return self._client
 
-    async def aclient(self, fresh: bool = False) -> TokenClient:
-        return self._client
+
+class WantArgs(TypedDict, total=False):
+    """The keywords of ``get_token``: what the caller will accept (see ``plan.Want``)."""
+
+    force: bool
+    rejected: AccessToken | None
+    use_refresh: bool
+    min_ttl: float
 
 
-# Operations a plan yields (see flight.py).
-@dataclass(frozen=True)
-class Fetch:
-    pass
-
-
-@dataclass(frozen=True)
-class Refresh:
-    token: AccessToken
-
-
-@dataclass(frozen=True)
-class ReloadCredentials:
-    pass
-
-
-@dataclass(frozen=True)
-class StoreRead:
-    pass
-
-
-@dataclass(frozen=True)
-class StoreWrite:
-    token: AccessToken
-
-
-@dataclass(frozen=True)
-class _Want:
-    """What the caller will accept: see ``TokenManager.get_token``."""
-
-    force: bool = False
-    rejected: AccessToken | None = None
-    use_refresh: bool = True
-    min_ttl: float = 0.0
-
-    def accepts(self, token: AccessToken | None, margin: float | None) -> bool:
-        if token is None or self.force or not token.is_valid(margin) or token.expires_within(self.min_ttl):
-            return False
-        return self.rejected is None or self.rejected.fingerprint != token.fingerprint
+def _demanding(want: WantArgs) -> bool:
+    """True when the cached token may not do as is (plain calls never get here)."""
+    return bool(want.get("force") or want.get("rejected") is not None or want.get("min_ttl"))
 
 
 class _LeaderGone(Exception):
@@ -142,6 +121,12 @@ class TokenManager:
         self.store = store
         self.margin = margin
         self.label = label or key[:12]
+        self.account = Account(
+            label=self.label,
+            margin=margin,
+            shared=store is not None,
+            reloadable=source.reloadable,
+        )
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._flight: concurrent.futures.Future[AccessToken] | None = None
@@ -152,29 +137,13 @@ class TokenManager:
         self.requests = 0  # token requests this manager started (fetch or refresh)
         self.retired = False  # set by clear_token_cache: holders must ask the registry again
         # Called with (grant, token, error) after each vendor request this manager makes.
-        self.listeners: list[Callable[[str, AccessToken | None, TokenError | None], None]] = []
+        self.listeners: list[Listener] = []
 
     def __repr__(self) -> str:
         return f"TokenManager({self.label!r}, token={self._token!r})"
 
-    @property
-    def token(self) -> AccessToken | None:
-        return self._token
-
-    def forget(self) -> None:
-        """Drop the cached token and any failure window (the next call asks the vendor)."""
-        with self._lock:
-            self._token, self._failure, self._fresh = None, None, None
-
-    # --- the public pair ----------------------------------------------------------------
-    def get_token(
-        self,
-        *,
-        force: bool = False,
-        rejected: AccessToken | None = None,
-        use_refresh: bool = True,
-        min_ttl: float = 0.0,
-    ) -> AccessToken:
+    # --- the public pair: the hot path, else the one slow path -------------------------
+    def get_token(self, **want: Unpack[WantArgs]) -> AccessToken:
         """A valid token: the cached one, the shared store's, or one new request shared with
         every concurrent caller of the process (and, with a store, of every process).
 
@@ -184,100 +153,36 @@ class TokenManager:
         (the rotation flow's horizon).
         """
         fresh = self._fresh
-        if fresh is not None and time.monotonic() < fresh[1] and not (force or rejected or min_ttl):
+        if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
             return fresh[0]
-        want = _Want(force, rejected, use_refresh, min_ttl)
-        for _ in range(3):
-            step = self._begin(want)
-            if isinstance(step, AccessToken):
-                return step
-            future, leader = step
-            if leader:
-                return self._lead(future, lambda: self._acquire(want))
-            try:
-                return future.result(timeout=MAX_WAIT)
-            except _LeaderGone:
-                continue
-            except concurrent.futures.TimeoutError:
-                raise self._wait_timeout() from None
-        raise self._wait_timeout()
+        return run_bounded(self._obtain(Want(**want)), None)
 
-    async def aget_token(
-        self,
-        *,
-        force: bool = False,
-        rejected: AccessToken | None = None,
-        use_refresh: bool = True,
-        min_ttl: float = 0.0,
-    ) -> AccessToken:
+    async def aget_token(self, **want: Unpack[WantArgs]) -> AccessToken:
+        """``get_token`` for async callers."""
         fresh = self._fresh
-        if fresh is not None and time.monotonic() < fresh[1] and not (force or rejected or min_ttl):
+        if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
             return fresh[0]
-        want = _Want(force, rejected, use_refresh, min_ttl)
+        return await self._obtain(Want(**want))
+
+    # --- single flight: the one waiter loop ----------------------------------------------
+    async def _obtain(self, want: Want) -> AccessToken:
         for _ in range(3):
             step = self._begin(want)
             if isinstance(step, AccessToken):
                 return step
             future, leader = step
             if leader:
-                return await self._alead(future, want)
+                return await self._lead(future, want)
             try:
                 # shield: a cancelled waiter must not cancel the shared request for the others
                 return await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), MAX_WAIT)
             except _LeaderGone:
                 continue
             except TimeoutError:
-                raise self._wait_timeout() from None
-        raise self._wait_timeout()
+                break
+        raise TokenTransportError(f"{self.label}: gave up waiting for a concurrent token request")
 
-    # --- the leader: sync and async drivers of one plan ---------------------------------
-    def _acquire(self, want: _Want) -> AccessToken:
-        if self.store is None:
-            return drive(self._plan(want), self._perform)
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while time.monotonic() < deadline:
-            peek = self._store_read_sync()  # another process may have refreshed it meanwhile
-            if want.accepts(peek, self.margin):
-                return peek  # type: ignore[return-value]
-            held = call_within(self._try_lock, STORE_CALL_TIMEOUT, self._lock_hung)
-            if held is not None:
-                with held:
-                    return drive(self._plan(want), self._perform)
-            time.sleep(LOCK_POLL)
-        raise self._lock_timeout()
-
-    async def _aacquire(self, want: _Want) -> AccessToken:
-        if self.store is None:
-            return await adrive(self._plan(want), self._aperform)
-        deadline = time.monotonic() + LOCK_TIMEOUT
-        while time.monotonic() < deadline:
-            peek = await self._store_read_async()
-            if want.accepts(peek, self.margin):
-                return peek  # type: ignore[return-value]
-            held = await await_within(
-                self.store.atry_lock(self.store_key), STORE_CALL_TIMEOUT, self._lock_hung
-            )
-            if held is not None:
-                async with held:
-                    return await adrive(self._plan(want), self._aperform)
-            await asyncio.sleep(LOCK_POLL)
-        raise self._lock_timeout()
-
-    def _try_lock(self) -> contextlib.AbstractContextManager[None] | None:
-        assert self.store is not None  # noqa: S101
-        return self.store.try_lock(self.store_key)
-
-    def _lock_hung(self) -> TokenError:
-        return TokenStoreError(
-            f"{self.label}: the {self.store.name if self.store else ''} store's refresh lock did not "
-            f"answer within {STORE_CALL_TIMEOUT:g} s (is the Prefect API up?)"
-        )
-
-    def _lock_timeout(self) -> TokenError:
-        return TokenStoreError(f"{self.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
-
-    # --- shared decisions ---------------------------------------------------------------
-    def _begin(self, want: _Want) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:
+    def _begin(self, want: Want) -> AccessToken | tuple[concurrent.futures.Future[AccessToken], bool]:
         with self._lock:
             token = self._token
             if want.accepts(token, self.margin):
@@ -289,159 +194,18 @@ class TokenManager:
             self._flight = concurrent.futures.Future()
             return self._flight, True
 
-    def _plan(self, want: _Want) -> Plan[AccessToken]:
-        """With a store (and its lock held): take the stored token if it will do. Else refresh
-        when the vendor allows it, or a new grant (also when the refresh is refused); on rejected
-        credentials re-read them once (a rotated secret) before giving up. Write back."""
-        current = self._token
-        if self.store is not None:
-            stored = yield StoreRead()
-            if want.accepts(stored, self.margin):
-                return stored
-            current = stored or current  # the newest refresh token is the stored one
-        token = yield from self._obtain_fresh(current, want.use_refresh)
-        if self.store is not None:
-            yield StoreWrite(token)
-        return token
-
-    def _obtain_fresh(self, current: AccessToken | None, use_refresh: bool) -> Plan[AccessToken]:
-        """A new token that is valid now. A vendor that answers with one already expired (or
-        inside the refresh margin: a past expires_at, a skewed clock) gets one more request, then
-        a typed error, rather than a request per call."""
-        token = yield from self._obtain(current, use_refresh)
-        if token.is_valid(self.margin):
-            return token
-        logger.warning(
-            "%s: the vendor issued %s, already expired; asking once more", self.label, token.describe()
-        )
-        token = yield Fetch()
-        if token.is_valid(self.margin):
-            return token
-        raise TokenResponseError(
-            f"{self.label}: the vendor issued tokens that are already expired or inside the refresh "
-            f"margin ({token.describe()}); check the vendor's clock and the dialect's expiry fields",
-            vendor=token.vendor,
-        )
-
-    def _obtain(self, current: AccessToken | None, use_refresh: bool) -> Plan[AccessToken]:
-        if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:
-            try:
-                return (yield Refresh(current))
-            except TokenRejectedError as exc:
-                logger.info("%s: refresh refused (%s); asking for a new token", self.label, exc.status)
+    async def _lead(self, future: concurrent.futures.Future[AccessToken], want: Want) -> AccessToken:
+        performer = _Performer(self)
         try:
-            return (yield Fetch())
-        except CredentialsRejectedError:
-            if not self.source.reloadable:
-                raise
-            logger.info("%s: credentials rejected; re-reading them once", self.label)
-        yield ReloadCredentials()
-        return (yield Fetch())
-
-    def _perform(self, op: Any) -> Any:
-        if isinstance(op, StoreRead):
-            return self._store_read_sync()
-        if isinstance(op, StoreWrite):
-            return self._store_write_sync(op.token)
-        if isinstance(op, ReloadCredentials):
-            return self.source.client(fresh=True)
-        client = self.source.client()
-        self.requests += 1
-        try:
-            token = client.refresh(op.token) if isinstance(op, Refresh) else client.fetch()
-        except TokenError as exc:
-            self._tell(op, None, exc)
-            raise
-        self._tell(op, token, None)
-        return token
-
-    async def _aperform(self, op: Any) -> Any:
-        if isinstance(op, StoreRead):
-            return await self._store_read_async()
-        if isinstance(op, StoreWrite):
-            return await self._store_write_async(op.token)
-        if isinstance(op, ReloadCredentials):
-            return await self.source.aclient(fresh=True)
-        client = await self.source.aclient()
-        self.requests += 1
-        try:
-            token = await (client.arefresh(op.token) if isinstance(op, Refresh) else client.afetch())
-        except TokenError as exc:
-            self._tell(op, None, exc)
-            raise
-        self._tell(op, token, None)
-        return token
-
-    def _tell(self, op: Any, token: AccessToken | None, error: TokenError | None) -> None:
-        """Every vendor request's outcome to the listeners (Prefect events); never fails it."""
-        grant = "refresh" if isinstance(op, Refresh) else "fetch"
-        for listener in self.listeners:
-            try:
-                listener(grant, token, error)
-            except Exception:  # an observer must not break token acquisition
-                logger.debug("%s: a token listener failed", self.label, exc_info=True)
-
-    def _lead(
-        self, future: concurrent.futures.Future[AccessToken], run: Callable[[], AccessToken]
-    ) -> AccessToken:
-        try:
-            token = run()
-        except TokenError as exc:
-            self._finish(future, error=exc)
-            raise
-        except BaseException:
-            self._finish(future, gone=True)
-            raise
-        self._finish(future, token=token)
-        return token
-
-    # A store that cannot be read or written degrades to this process's own token (with a
-    # warning) rather than failing the flow; the lock, which guards refresh tokens, does not.
-    def _store_read_sync(self) -> AccessToken | None:
-        assert self.store is not None  # noqa: S101
-        store = self.store
-        try:
-            return call_within(lambda: store.read(self.store_key), STORE_CALL_TIMEOUT, _store_hung)
-        except Exception as exc:
-            logger.warning(
-                "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
-            )
-            return None
-
-    async def _store_read_async(self) -> AccessToken | None:
-        assert self.store is not None  # noqa: S101
-        try:
-            return await await_within(self.store.aread(self.store_key), STORE_CALL_TIMEOUT, _store_hung)
-        except Exception as exc:
-            logger.warning(
-                "%s: %s token store unreadable (%s)", self.label, self.store.name, type(exc).__name__
-            )
-            return None
-
-    def _store_write_sync(self, token: AccessToken) -> None:
-        assert self.store is not None  # noqa: S101
-        store = self.store
-        try:
-            call_within(lambda: store.write(self.store_key, token), STORE_CALL_TIMEOUT, _store_hung)
-        except Exception as exc:
-            logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
-
-    async def _store_write_async(self, token: AccessToken) -> None:
-        assert self.store is not None  # noqa: S101
-        try:
-            await await_within(self.store.awrite(self.store_key, token), STORE_CALL_TIMEOUT, _store_hung)
-        except Exception as exc:
-            logger.warning("%s: could not write the token store (%s)", self.label, type(exc).__name__)
-
-    async def _alead(self, future: concurrent.futures.Future[AccessToken], want: _Want) -> AccessToken:
-        try:
-            token = await self._aacquire(want)
+            token = await drive(acquire(self.account, want, self._token), performer)
         except TokenError as exc:
             self._finish(future, error=exc)
             raise
         except BaseException:  # cancelled: let a waiter lead instead
             self._finish(future, gone=True)
             raise
+        finally:
+            performer.abandon()
         self._finish(future, token=token)
         return token
 
@@ -470,17 +234,108 @@ class TokenManager:
         elif gone:
             future.set_exception(_LeaderGone())
 
-    def _wait_timeout(self) -> TokenTransportError:
-        return TokenTransportError(f"{self.label}: gave up waiting for a concurrent token request")
+    def _tell(self, grant: str, token: AccessToken | None, error: TokenError | None) -> None:
+        """Every vendor request's outcome to the listeners (Prefect events); never fails it."""
+        for listener in self.listeners:
+            try:
+                listener(grant, token, error)
+            except Exception:  # an observer must not break token acquisition
+                logger.debug("%s: a token listener failed", self.label, exc_info=True)
+
+
+class _Performer:
+    """Performs one leader's operations. Network operations are native async; the store and
+    lock calls run in a thread each, bounded by ``STORE_CALL_TIMEOUT``, their failures typed."""
+
+    def __init__(self, manager: TokenManager) -> None:
+        self.manager = manager
+        self.lease: Lease | None = None
+
+    async def __call__(self, op: Op) -> object:
+        m = self.manager
+        match op:
+            case Fetch() | Refresh():
+                return await self._request(op)
+            case ReloadCredentials():
+                await asyncio.to_thread(m.source.client, True)
+                return None
+            case StoreRead():
+                return await self._blocking(lambda: self._store().read(m.store_key), "reading the token")
+            case StoreWrite(token=token):
+                return await self._blocking(
+                    lambda: self._store().write(m.store_key, token), "writing the token"
+                )
+            case TryLock():
+                self.lease = await self._blocking(
+                    lambda: self._store().lock.try_acquire(m.store_key), "the refresh lock"
+                )
+                return self.lease is not None
+            case ReleaseLock():
+                lease, self.lease = self.lease, None
+                if lease is not None:
+                    try:
+                        await self._blocking(lease.release, "releasing the refresh lock")
+                    except TokenStoreError as exc:  # the lease expires by itself
+                        logger.warning("%s: could not release the refresh lock (%s)", m.label, exc)
+                return None
+            case Pause(seconds=seconds):
+                await asyncio.sleep(seconds)
+                return None
+            case _:
+                assert_never(op)
+
+    async def _request(self, op: Fetch | Refresh) -> AccessToken:
+        m = self.manager
+        client = await asyncio.to_thread(m.source.client)
+        grant = "refresh" if isinstance(op, Refresh) else "fetch"
+        m.requests += 1
+        try:
+            token = await (client.arefresh(op.token) if isinstance(op, Refresh) else client.afetch())
+        except TokenError as exc:
+            m._tell(grant, None, exc)
+            raise
+        m._tell(grant, token, None)
+        return token
+
+    def _store(self) -> TokenStore:
+        assert self.manager.store is not None  # noqa: S101 - the plan asks only when shared
+        return self.manager.store
+
+    async def _blocking(self, call: Callable[[], object], what: str) -> object:
+        name, label = self._store().name, self.manager.label
+
+        def hung() -> TokenStoreError:
+            return TokenStoreError(
+                f"{label}: the {name} store did not answer within {STORE_CALL_TIMEOUT:g} s ({what})"
+            )
+
+        try:
+            return await in_thread_within(call, STORE_CALL_TIMEOUT, hung)
+        except TokenStoreError:
+            raise
+        except Exception as exc:  # the store's own failure, typed and without its message
+            raise TokenStoreError(
+                f"{label}: the {name} store failed ({what}: {type(exc).__name__})"
+            ) from None
+
+    def abandon(self) -> None:
+        """A leader that stopped while holding the lock (cancelled) releases it in the
+        background; the lease would expire anyway."""
+        lease, self.lease = self.lease, None
+        if lease is not None:
+            threading.Thread(target=_release_quietly, args=(lease,), daemon=True).start()
+
+
+def _release_quietly(lease: Lease) -> None:
+    try:
+        lease.release()
+    except Exception:
+        logger.debug("could not release an abandoned refresh lock", exc_info=True)
 
 
 def _monotonic_deadline(when: datetime) -> float:
     """``when`` (wall clock) on the monotonic clock, so the hot path compares two floats."""
     return time.monotonic() + (when - datetime.now(UTC)).total_seconds()
-
-
-def _store_hung() -> TokenStoreError:
-    return TokenStoreError(f"the token store did not answer within {STORE_CALL_TIMEOUT:g} s")
 
 
 # --- the process-wide registry --------------------------------------------------------------

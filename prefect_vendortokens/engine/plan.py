@@ -1,45 +1,221 @@
-"""Driving one "acquire a token" plan, sync or async.
+"""The plan of one token acquisition: a generator of typed operations, the manager's sans-IO core.
 
-A plan is a generator that yields *operations* (fetch, refresh, reload the credentials, read or
-write the shared store) and receives their results, or has their ``TokenError`` thrown into it.
-The decisions live once, in the plan; ``drive`` and ``adrive`` only perform the operations. This
-is httpx's ``auth_flow`` idea applied to token acquisition.
+Every decision lives here, once: take the stored token if another process refreshed it, wait for
+the cross-process refresh lock by polling the store, refresh when the vendor allows it, else a
+new grant, re-read rotated credentials once, ask once more for a token that arrived expired,
+fall back to this process's own token when the store cannot be read, write back. The plan yields
+an ``Op`` and receives its result, or has its ``TokenError`` thrown in; a driver performs the
+operations (``manager.py``). This is httpx's ``auth_flow`` idea, and h11's closed set of events:
+``Op`` is a union the driver dispatches on exhaustively. Time comes from an injected clock, so
+the plan runs in tests without sockets, threads or sleeping.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
-from ..core.errors import TokenError
+from ..core.errors import (
+    CredentialsRejectedError,
+    TokenError,
+    TokenRejectedError,
+    TokenResponseError,
+    TokenStoreError,
+)
+from ..core.token import AccessToken
 
-T = TypeVar("T")
-Plan = Generator[Any, Any, T]
+logger = logging.getLogger("prefect_vendortokens")
+
+LOCK_TIMEOUT = 120.0  # waiting for another process's refresh
+LOCK_POLL = 0.2  # how often a waiter peeks at the store meanwhile
 
 
-def drive(plan: Plan[T], perform: Callable[[Any], Any]) -> T:
-    """Run ``plan`` to completion, performing each yielded operation synchronously."""
+# --- the operations ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fetch:
+    """A new grant (client credentials). Answers an ``AccessToken``."""
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """The refresh grant with ``token``'s refresh token. Answers an ``AccessToken``."""
+
+    token: AccessToken
+
+
+@dataclass(frozen=True)
+class ReloadCredentials:
+    """Re-read the client credentials (a rotated secret). Answers ``None``."""
+
+
+@dataclass(frozen=True)
+class StoreRead:
+    """The shared store's token. Answers an ``AccessToken`` or ``None``; ``TokenStoreError``."""
+
+
+@dataclass(frozen=True)
+class StoreWrite:
+    """Write ``token`` to the shared store. Answers ``None``; ``TokenStoreError``."""
+
+    token: AccessToken
+
+
+@dataclass(frozen=True)
+class TryLock:
+    """Take the account's cross-process refresh lock if it is free. Answers a ``bool``."""
+
+
+@dataclass(frozen=True)
+class ReleaseLock:
+    """Release the lock ``TryLock`` took. Answers ``None`` and never fails (a lease expires)."""
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait ``seconds`` before peeking again. Answers ``None``."""
+
+    seconds: float
+
+
+Op = Fetch | Refresh | ReloadCredentials | StoreRead | StoreWrite | TryLock | ReleaseLock | Pause
+Plan = Generator[Op, object, AccessToken]
+
+
+# --- what the caller wants and what the plan knows ---------------------------------------------
+@dataclass(frozen=True)
+class Want:
+    """What a caller will accept (see ``TokenManager.get_token``)."""
+
+    force: bool = False
+    rejected: AccessToken | None = None
+    use_refresh: bool = True
+    min_ttl: float = 0.0
+
+    def accepts(self, token: AccessToken | None, margin: float | None) -> bool:
+        if token is None or self.force or not token.is_valid(margin) or token.expires_within(self.min_ttl):
+            return False
+        return self.rejected is None or self.rejected.fingerprint != token.fingerprint
+
+
+@dataclass(frozen=True)
+class Account:
+    """The facts about one account a plan decides with (no I/O)."""
+
+    label: str
+    margin: float | None = None
+    shared: bool = False  # a shared store (and its lock) is configured
+    reloadable: bool = False  # the credentials can be re-read (from Vault)
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
+    """A token ``want`` accepts. With a shared store: peek at it, and refresh only while holding
+    the account's lock (re-reading the store under it), so across processes one refresh token is
+    never sent twice and one request serves everyone."""
+    if not account.shared:
+        return (yield from obtain_fresh(account, current, want.use_refresh))
+    deadline = account.clock() + LOCK_TIMEOUT
+    while account.clock() < deadline:
+        peek = yield from _read_store(account)
+        if want.accepts(peek, account.margin):
+            return peek  # type: ignore[return-value] - accepts() is False for None
+        if (yield TryLock()):
+            try:
+                token = yield from _locked(account, want, current)
+            except TokenError:
+                yield ReleaseLock()
+                raise
+            yield ReleaseLock()
+            return token
+        yield Pause(LOCK_POLL)
+    raise TokenStoreError(f"{account.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
+
+
+def _locked(account: Account, want: Want, current: AccessToken | None) -> Plan:
+    stored = yield from _read_store(account)  # the holder before us may have just written it
+    if want.accepts(stored, account.margin):
+        return stored  # type: ignore[return-value]
+    token = yield from obtain_fresh(account, stored or current, want.use_refresh)  # newest refresh token
+    try:
+        yield StoreWrite(token)
+    except TokenStoreError as exc:
+        logger.warning("%s; the new token is not shared", exc)
+    return token
+
+
+def _read_store(account: Account) -> Generator[Op, object, AccessToken | None]:
+    """The stored token; a store that cannot be read degrades to this process's own token."""
+    try:
+        return (yield StoreRead())  # type: ignore[return-value]
+    except TokenStoreError as exc:
+        logger.warning("%s; using this process's own token", exc)
+        return None
+
+
+def obtain_fresh(account: Account, current: AccessToken | None, use_refresh: bool) -> Plan:
+    """A new token that is valid now. A vendor that answers with one already expired (or inside
+    the refresh margin: a past expires_at, a skewed clock) gets one more request, then a typed
+    error, rather than a request per call."""
+    token = yield from _obtain(account, current, use_refresh)
+    if token.is_valid(account.margin):
+        return token
+    logger.warning(
+        "%s: the vendor issued %s, already expired; asking once more", account.label, token.describe()
+    )
+    token = yield from _fetch()
+    if token.is_valid(account.margin):
+        return token
+    raise TokenResponseError(
+        f"{account.label}: the vendor issued tokens that are already expired or inside the refresh "
+        f"margin ({token.describe()}); check the vendor's clock and the dialect's expiry fields",
+        vendor=token.vendor,
+    )
+
+
+def _obtain(account: Account, current: AccessToken | None, use_refresh: bool) -> Plan:
+    """Refresh when the vendor allows it, else (or when the refresh is refused) a new grant; on
+    rejected credentials re-read them once (a rotated secret) before giving up."""
+    if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:
+        try:
+            return (yield from _answer(Refresh(current)))
+        except TokenRejectedError as exc:
+            logger.info("%s: refresh refused (%s); asking for a new token", account.label, exc.status)
+    try:
+        return (yield from _fetch())
+    except CredentialsRejectedError:
+        if not account.reloadable:
+            raise
+        logger.info("%s: credentials rejected; re-reading them once", account.label)
+    yield ReloadCredentials()
+    return (yield from _fetch())
+
+
+def _fetch() -> Plan:
+    return (yield from _answer(Fetch()))
+
+
+def _answer(op: Fetch | Refresh) -> Plan:
+    token = yield op
+    if not isinstance(token, AccessToken):
+        raise TypeError(
+            f"{type(op).__name__} must be answered with an AccessToken, not {type(token).__name__}"
+        )
+    return token
+
+
+async def drive(plan: Plan, perform: Callable[[Op], Awaitable[object]]) -> AccessToken:
+    """Run ``plan`` to its token, awaiting ``perform`` for each operation; a ``TokenError`` it
+    raises goes back into the plan, which decides."""
     resume, value = plan.send, None
     while True:
         try:
-            op = resume(value)
-        except StopIteration as done:
-            return done.value
-        try:
-            resume, value = plan.send, perform(op)
-        except TokenError as exc:
-            resume, value = plan.throw, exc
-
-
-async def adrive(plan: Plan[T], perform: Callable[[Any], Awaitable[Any]]) -> T:
-    """Run ``plan`` to completion, awaiting each yielded operation."""
-    resume, value = plan.send, None
-    while True:
-        try:
-            op = resume(value)
+            op = resume(value)  # type: ignore[arg-type]
         except StopIteration as done:
             return done.value
         try:
             resume, value = plan.send, await perform(op)
         except TokenError as exc:
-            resume, value = plan.throw, exc
+            resume, value = plan.throw, exc  # type: ignore[assignment]

@@ -1,8 +1,11 @@
-"""Retrying retryable token errors: exponential back-off with jitter, Retry-After honoured.
+"""Retrying: exponential back-off with jitter, Retry-After honoured, one decision for token
+errors and for HTTP answers alike.
 
 Prefect's task retries cannot wait for a delay chosen per error (a vendor's Retry-After), so
-the token tasks retry inside the task with this policy; ``delay`` decides, the two small loops
-only sleep.
+the tasks retry inside the task. ``Retrying`` holds the whole decision (which outcome to retry,
+how long to wait, what to log); ``retry`` and ``aretry`` only call and sleep, and take the
+sleep as a parameter so tests need not wait. Tenacity would do the loop, but not the decision,
+which is most of this, and it would be one more dependency for eight lines.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from ..core.errors import TokenError
 
 T = TypeVar("T")
 logger = logging.getLogger("prefect_vendortokens")
+Log = logging.Logger | logging.LoggerAdapter
 
 
 @dataclass(frozen=True)
@@ -31,14 +35,8 @@ class RetryPolicy:
     jitter: float = 0.5
     max_retry_after: float = 120.0  # a vendor asking for a longer pause fails the call instead
 
-    def delay(self, attempt: int, error: BaseException) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1`` after ``error``, or None to give up."""
-        if not isinstance(error, TokenError):
-            return None
-        return self.wait(attempt, error.retryable, getattr(error, "retry_after", None))
-
     def wait(self, attempt: int, retryable: bool, retry_after: float | None = None) -> float | None:
-        """The same decision from its parts (for HTTP answers that are not token errors)."""
+        """Seconds to wait before attempt ``attempt + 1``, or None to give up."""
         if not retryable or attempt >= self.attempts:
             return None
         if retry_after:  # the vendor said when: wait that long, spread a little
@@ -49,33 +47,83 @@ class RetryPolicy:
         return backoff * (1 + random.uniform(0, self.jitter))  # noqa: S311
 
 
-def call_with_retries(
-    fn: Callable[[], T], policy: RetryPolicy, log: logging.Logger | logging.LoggerAdapter = logger
-) -> T:
-    attempt = 1
-    while True:
-        try:
-            return fn()
-        except TokenError as exc:
-            wait = policy.delay(attempt, exc)
-            if wait is None:
-                raise
-            log.warning("attempt %d failed: %s; retrying in %.1f s", attempt, exc, wait)
-        time.sleep(wait)
-        attempt += 1
+@dataclass(frozen=True)
+class Verdict:
+    """How an outcome reads: retry it?, the server's Retry-After, and a short safe description."""
+
+    retryable: bool
+    retry_after: float | None = None
+    what: str = ""
 
 
-async def acall_with_retries(
-    fn: Callable[[], Awaitable[T]], policy: RetryPolicy, log: logging.Logger | logging.LoggerAdapter = logger
+def token_error_verdict(outcome: object) -> Verdict:
+    """Token errors say themselves whether they are worth another try."""
+    if isinstance(outcome, TokenError):
+        return Verdict(outcome.retryable, getattr(outcome, "retry_after", None), str(outcome))
+    return Verdict(False)
+
+
+class Retrying(Generic[T]):
+    """The state of one retried call: feed it each outcome (a value or an exception), it answers
+    how long to wait before the next attempt, or None when ``result()`` is final."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        judge: Callable[[object], Verdict] = token_error_verdict,
+        log: Log = logger,
+        label: str = "",
+    ) -> None:
+        self.policy, self.judge, self.log, self.label = policy, judge, log, label
+        self.attempt = 0
+        self._outcome: object = None
+
+    def after(self, outcome: object) -> float | None:
+        self.attempt += 1
+        self._outcome = outcome
+        verdict = self.judge(outcome)
+        wait = self.policy.wait(self.attempt, verdict.retryable, verdict.retry_after)
+        if wait is not None:
+            prefix = f"{self.label}: " if self.label else ""
+            self.log.warning(
+                "%sattempt %d failed: %s; retrying in %.1f s", prefix, self.attempt, verdict.what, wait
+            )
+        return wait
+
+    def result(self) -> T:
+        """The last outcome: returned if it is a value, raised if it is an exception."""
+        if isinstance(self._outcome, BaseException):
+            raise self._outcome
+        return self._outcome  # type: ignore[return-value]
+
+
+def _outcome(call: Callable[[], T]) -> T | Exception:
+    try:
+        return call()
+    except Exception as exc:  # judged by Retrying; raised again by result()
+        return exc
+
+
+async def _aoutcome(call: Callable[[], Awaitable[T]]) -> T | Exception:
+    try:
+        return await call()
+    except Exception as exc:
+        return exc
+
+
+def retry(call: Callable[[], T], retrying: Retrying[T], sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()`` until it succeeds or ``retrying`` gives up."""
+    while (wait := retrying.after(_outcome(call))) is not None:
+        sleep(wait)
+    return retrying.result()
+
+
+async def aretry(
+    call: Callable[[], Awaitable[T]],
+    retrying: Retrying[T],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    attempt = 1
-    while True:
-        try:
-            return await fn()
-        except TokenError as exc:
-            wait = policy.delay(attempt, exc)
-            if wait is None:
-                raise
-            log.warning("attempt %d failed: %s; retrying in %.1f s", attempt, exc, wait)
-        await asyncio.sleep(wait)
-        attempt += 1
+    """``retry`` for coroutines."""
+    while (wait := retrying.after(await _aoutcome(call))) is not None:
+        await sleep(wait)
+    return retrying.result()

@@ -18,7 +18,7 @@ from prefect.client.orchestration import get_client
 from ..blocks.credentials import VendorCredentials, load_credentials
 from ..blocks.events import emit_rotation_event
 from ..core.errors import TokenError
-from ..engine.retry import RetryPolicy, call_with_retries
+from ..engine.retry import Retrying, RetryPolicy, retry
 
 ROTATION_RETRY = RetryPolicy(attempts=3, base=1.0)
 
@@ -50,7 +50,9 @@ def rotate_account(block_name: str, horizon_seconds: float) -> dict[str, Any]:
     no secret in it: block, vendor, fingerprint, expiry, what was done."""
     logger = get_run_logger()
     creds = load_credentials(block_name)
-    token, refreshed = call_with_retries(lambda: creds.rotate(horizon_seconds), ROTATION_RETRY, logger)
+    token, refreshed = retry(
+        lambda: creds.rotate(horizon_seconds), Retrying(ROTATION_RETRY, log=logger, label=block_name)
+    )
     status = "refreshed" if refreshed else "still valid"
     logger.info("%s: %s, %s", block_name, status, token.describe())
     return {

@@ -1,1 +1,2 @@
-"""Shared token stores and refresh locks: protocols, a registry, one module per store."""
+"""Shared token stores and refresh locks: the protocols (``base``), the table of stores
+(``registry``), one module per store and per lock."""

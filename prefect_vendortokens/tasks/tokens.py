@@ -17,46 +17,52 @@ from prefect.cache_policies import NO_CACHE
 
 from ..blocks.credentials import VendorCredentials, aload_credentials, load_credentials
 from ..core.token import AccessToken
-from ..engine.retry import RetryPolicy, acall_with_retries, call_with_retries
+from ..engine.manager import TokenManager
+from ..engine.retry import Retrying, RetryPolicy, aretry, retry
 
 DEFAULT_RETRY = RetryPolicy()
 _SAFE: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
 
 
 def _obtain(
-    credentials: VendorCredentials | str, force: bool, use_refresh: bool, policy: RetryPolicy | None
+    credentials: VendorCredentials | str, want: dict[str, bool], policy: RetryPolicy | None
 ) -> AccessToken:
-    logger = get_run_logger()
     manager = load_credentials(credentials).manager()
-    token = call_with_retries(
-        lambda: manager.get_token(force=force, use_refresh=use_refresh), policy or DEFAULT_RETRY, logger
-    )
-    logger.info("%s: %s", manager.label, token.describe())
-    return token
+    return _logged(manager, retry(lambda: manager.get_token(**want), _retrying(policy)))
 
 
 async def _aobtain(
-    credentials: VendorCredentials | str, force: bool, use_refresh: bool, policy: RetryPolicy | None
+    credentials: VendorCredentials | str, want: dict[str, bool], policy: RetryPolicy | None
 ) -> AccessToken:
-    logger = get_run_logger()
     manager = (await aload_credentials(credentials)).manager()
-    token = await acall_with_retries(
-        lambda: manager.aget_token(force=force, use_refresh=use_refresh), policy or DEFAULT_RETRY, logger
-    )
-    logger.info("%s: %s", manager.label, token.describe())
+    return _logged(manager, await aretry(lambda: manager.aget_token(**want), _retrying(policy)))
+
+
+def _retrying(policy: RetryPolicy | None) -> Retrying[AccessToken]:
+    return Retrying(policy or DEFAULT_RETRY, log=get_run_logger())
+
+
+def _logged(manager: TokenManager, token: AccessToken) -> AccessToken:
+    get_run_logger().info("%s: %s", manager.label, token.describe())
     return token
+
+
+# What each task asks the manager for.
+_GET = {"force": False, "use_refresh": True}
+_FETCH = {"force": True, "use_refresh": False}
+_REFRESH = {"force": True, "use_refresh": True}
 
 
 @task(name="get-vendor-token", **_SAFE)
 def get_token(credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None) -> AccessToken:
     """A valid token: the process's cached one, or a new one."""
-    return _obtain(credentials, False, True, retry_policy)
+    return _obtain(credentials, _GET, retry_policy)
 
 
 @task(name="fetch-vendor-token", **_SAFE)
 def fetch_token(credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None) -> AccessToken:
     """A brand-new token from a fresh grant (client credentials), replacing the cached one."""
-    return _obtain(credentials, True, False, retry_policy)
+    return _obtain(credentials, _FETCH, retry_policy)
 
 
 @task(name="refresh-vendor-token", **_SAFE)
@@ -64,7 +70,7 @@ def refresh_token(
     credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
 ) -> AccessToken:
     """A new token via the refresh grant when the vendor has one (else a fresh grant)."""
-    return _obtain(credentials, True, True, retry_policy)
+    return _obtain(credentials, _REFRESH, retry_policy)
 
 
 @task(name="get-vendor-token", **_SAFE)
@@ -72,7 +78,7 @@ async def aget_token(
     credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
 ) -> AccessToken:
     """Async ``get_token``."""
-    return await _aobtain(credentials, False, True, retry_policy)
+    return await _aobtain(credentials, _GET, retry_policy)
 
 
 @task(name="fetch-vendor-token", **_SAFE)
@@ -80,7 +86,7 @@ async def afetch_token(
     credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
 ) -> AccessToken:
     """Async ``fetch_token``."""
-    return await _aobtain(credentials, True, False, retry_policy)
+    return await _aobtain(credentials, _FETCH, retry_policy)
 
 
 @task(name="refresh-vendor-token", **_SAFE)
@@ -88,4 +94,4 @@ async def arefresh_token(
     credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
 ) -> AccessToken:
     """Async ``refresh_token``."""
-    return await _aobtain(credentials, True, True, retry_policy)
+    return await _aobtain(credentials, _REFRESH, retry_policy)

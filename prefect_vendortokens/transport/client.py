@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import ssl
 import threading
 from collections.abc import Coroutine, Iterable, Mapping
@@ -253,12 +254,16 @@ class _TooLarge(Exception):
     pass
 
 
-def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
     """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
-    helper thread, so it works whether or not this thread runs a loop, and leaves this thread's
-    loop state alone. ``timeout`` is only a backstop: the coroutine bounds itself."""
+    helper thread, in a copy of this thread's context, so it works whether or not this thread
+    runs a loop, and leaves this thread's loop state alone. ``timeout`` is only a backstop: the
+    coroutine bounds itself."""
+    context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
-        return pool.submit(asyncio.run, coroutine).result(timeout=timeout + 30)
+        return pool.submit(context.run, asyncio.run, coroutine).result(  # type: ignore[arg-type]
+            timeout=None if timeout is None else timeout + 30
+        )
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

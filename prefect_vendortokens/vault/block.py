@@ -15,10 +15,11 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
 from ..blocks.loading import TypedLoadErrors, filled
+from .auth_methods import AUTH_METHODS, missing_fields
 from .session import VaultConfig, VaultLogin, VaultSession, session_for
 
-AuthMethod = Literal["token", "approle", "jwt", "kubernetes", "userpass"]
-K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+# Every method of the table: a new one needs no edit here.
+AuthMethodName = Literal[tuple(AUTH_METHODS)]  # type: ignore[valid-type]
 # The package's documentation is its README, published on its PyPI page.
 DOCS_URL = "https://pypi.org/project/prefect-vendortokens/"
 # Prefect's own key icon (the Secret block's), pinned to a commit.
@@ -56,7 +57,7 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
     namespace: str = Field(
         default="", title="Namespace", description="Vault Enterprise / OpenBao namespace; empty for none."
     )
-    auth_method: AuthMethod = Field(default="token", title="Auth method", description="How to log in.")
+    auth_method: AuthMethodName = Field(default="token", title="Auth method", description="How to log in.")
     token: SecretStr = Field(
         default=SecretStr(""), title="Token", description="Vault token (method 'token')."
     )
@@ -104,16 +105,7 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
     @model_validator(mode="after")
     def _check(self) -> VaultCredentials:
         label = f"Vault block for {self.address}"
-        need = {
-            "token": ["token"],
-            "approle": ["role_id", "secret_id"],
-            "jwt": ["role"],
-            "kubernetes": ["role"],
-            "userpass": ["username", "password"],
-        }[self.auth_method]
-        missing = [f for f in need if not filled(getattr(self, f))]
-        if self.auth_method == "jwt" and not (filled(self.jwt) or filled(self.jwt_path)):
-            missing.append("jwt or jwt_path")
+        missing = missing_fields(AUTH_METHODS[self.auth_method], lambda name: filled(getattr(self, name)))
         if missing:
             raise ValueError(f"{label}: auth method {self.auth_method!r} needs {', '.join(missing)}")
         if not self.address.strip().startswith(("http://", "https://")):
@@ -124,10 +116,11 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
         def secret(value: SecretStr) -> str:
             return value.get_secret_value()
 
-        jwt_path = self.jwt_path or (K8S_TOKEN_PATH if self.auth_method == "kubernetes" else "")
+        method = AUTH_METHODS[self.auth_method]
+        jwt_path = self.jwt_path or method.default_jwt_path
         return VaultLogin(
             method=self.auth_method,
-            mount=self.auth_mount.strip("/") or self.auth_method,
+            mount=self.auth_mount.strip("/") or method.default_mount,
             token=secret(self.token),
             role_id=self.role_id,
             secret_id=secret(self.secret_id),

@@ -27,11 +27,12 @@ from ..core.errors import (
     VaultKVVersionError,
     VaultPermissionError,
     VaultSealedError,
-    VaultSecretNotFoundError,
     VaultTLSError,
     VaultUnreachableError,
 )
 from ..engine.deadline import call_within
+from .auth_methods import AUTH_METHODS
+from .errors import guarded
 
 logger = logging.getLogger("prefect_vendortokens")
 T = TypeVar("T")
@@ -43,7 +44,7 @@ RENEW_AT_FRACTION = 2 / 3  # renew a token once two thirds of its TTL are gone
 class VaultLogin:
     """How to authenticate: everything a login needs (secrets already unwrapped)."""
 
-    method: str  # token | approle | jwt | kubernetes | userpass
+    method: str  # a name of AUTH_METHODS
     mount: str
     token: str = field(default="", repr=False)
     role_id: str = ""
@@ -173,8 +174,11 @@ class VaultSession:
 
     def _login(self, mount: str | None, path: str | None) -> None:
         spec = self.login_spec
-        method = spec.method
-        if method == "token":
+        method = AUTH_METHODS.get(spec.method)
+        where = {**self._where(mount, path), "mount": f"auth/{spec.mount}"}
+        if method is None:
+            raise VaultAuthError(f"unknown Vault auth method {spec.method!r}", **where)
+        if method.login is None:  # a static token
             if not spec.token:
                 raise VaultAuthError("no Vault token given", **self._where(mount, path))
             self._client.token = spec.token
@@ -182,32 +186,20 @@ class VaultSession:
             self._expires, self._renewable = None, False
             self._learn_static_token_ttl()
             return
-        auth = self._client.auth
-        where = {**self._where(mount, path), "mount": f"auth/{spec.mount}"}
-
-        def do_login() -> dict[str, Any]:
-            if method == "approle":
-                return auth.approle.login(
-                    role_id=spec.role_id, secret_id=spec.secret_id or None, mount_point=spec.mount
-                )
-            if method == "userpass":
-                return auth.userpass.login(
-                    username=spec.username, password=spec.password, mount_point=spec.mount
-                )
-            if method == "jwt":
-                return auth.jwt.jwt_login(role=spec.role, jwt=self._jwt(where), path=spec.mount)
-            if method == "kubernetes":
-                return auth.kubernetes.login(role=spec.role, jwt=self._jwt(where), mount_point=spec.mount)
-            raise VaultAuthError(f"unknown Vault auth method {method!r}", **where)
-
+        login = method.login
         self._client.token = ""
         try:
-            answer = self._guard(do_login, where["mount"], None, login=True)
+            answer = self._guard(
+                lambda: login(self._client.auth, spec, lambda: self._jwt(where)),
+                where["mount"],
+                None,
+                login=True,
+            )
         except (VaultAuthError, VaultUnreachableError, VaultTLSError, VaultSealedError):
             raise
         except VaultError as exc:  # 403, or the auth backend failing (e.g. Kubernetes unreachable)
             raise VaultAuthError(
-                f"{method} login failed: {exc.summary}", vendor_message=exc.vendor_message, **where
+                f"{spec.method} login failed: {exc.summary}", vendor_message=exc.vendor_message, **where
             ) from None
         self._adopt(answer.get("auth") or {})
         self.logins += 1
@@ -303,53 +295,7 @@ class VaultSession:
         }
 
     def _guard(self, call: Callable[[], T], mount: str | None, path: str | None, login: bool = False) -> T:
-        where = self._where(mount, path)
-        try:
-            return call()
-        except VaultError:
-            raise
-        except requests.exceptions.SSLError as exc:
-            raise VaultTLSError(
-                "TLS handshake with Vault failed (check the CA bundle)",
-                vendor_message=_first_line(exc),
-                **where,
-            ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise VaultUnreachableError(
-                "Vault is unreachable", vendor_message=type(exc).__name__, **where
-            ) from None
-        except hvac_errors.VaultDown:
-            raise VaultSealedError("Vault is sealed or in maintenance", **where) from None
-        except hvac_errors.Forbidden as exc:
-            raise VaultPermissionError("permission denied", vendor_message=_errors(exc), **where) from None
-        except hvac_errors.InvalidPath as exc:
-            raise VaultSecretNotFoundError(
-                "no secret at this path (or the version was deleted)", vendor_message=_errors(exc), **where
-            ) from None
-        except hvac_errors.InvalidRequest as exc:
-            if login:
-                raise VaultAuthError(
-                    f"{self.login_spec.method} login refused (bad role id, secret id, password or JWT?)",
-                    vendor_message=_errors(exc),
-                    **where,
-                ) from None
-            raise VaultError("Vault refused the request", vendor_message=_errors(exc), **where) from None
-        except hvac_errors.VaultError as exc:
-            raise VaultError(
-                f"Vault answered {type(exc).__name__}", vendor_message=_errors(exc), **where
-            ) from None
-
-
-def _errors(exc: hvac_errors.VaultError) -> str | None:
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
-    return None
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc)
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+        return guarded(call, self._where(mount, path), login_method=self.login_spec.method if login else None)
 
 
 # --- one session per configuration, per process ----------------------------------------------

@@ -1,0 +1,54 @@
+"""The stored form of a token: JSON with its secrets in clear, for a store that keeps it in a
+secret field (an encrypted block document, a Vault secret). Unreadable JSON is no token."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+from pydantic import SecretStr
+
+from ..core.token import AccessToken, ExpirySource
+
+logger = logging.getLogger("prefect_vendortokens")
+
+
+def dump_token(token: AccessToken) -> str:
+    """JSON with the secrets in clear, for a store that keeps it in a secret field."""
+
+    def reveal(value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+    return json.dumps(
+        {
+            "access_token": token.secret(),
+            "refresh_token": reveal(token.refresh_token),
+            "id_token": reveal(token.id_token),
+            "token_type": token.token_type,
+            "scope": token.scope,
+            "issued_at": token.issued_at.isoformat(),
+            "expires_at": token.expires_at.isoformat(),
+            "expiry_source": token.expiry_source.value,
+            "vendor": token.vendor,
+        }
+    )
+
+
+def load_token(raw: str) -> AccessToken | None:
+    try:
+        data = json.loads(raw)
+        return AccessToken(
+            access_token=SecretStr(data["access_token"]),
+            refresh_token=SecretStr(data["refresh_token"]) if data.get("refresh_token") else None,
+            id_token=SecretStr(data["id_token"]) if data.get("id_token") else None,
+            token_type=data.get("token_type") or "Bearer",
+            scope=data.get("scope"),
+            issued_at=datetime.fromisoformat(data["issued_at"]),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            expiry_source=ExpirySource(data["expiry_source"]),
+            vendor=data.get("vendor"),
+        )
+    except (ValueError, KeyError, TypeError):
+        logger.warning("ignoring an unreadable stored token")
+        return None

@@ -1,0 +1,127 @@
+"""The default store: tokens in encrypted Prefect block documents, one per account. Block
+documents are encrypted at rest and the token sits in a secret field, so the token never appears
+in plaintext in Prefect's database. Refreshes are serialised by the Prefect refresh lock."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, ClassVar
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from ..core.token import AccessToken
+from ..vault.block import DOCS_URL, KEY_LOGO_URL
+from .base import StoreLabel, StoreRequest
+from .codec import dump_token, load_token
+from .prefect_lock import PrefectLock
+
+
+class StoredVendorToken(Block):
+    """Internal to prefect-vendortokens: the shared token of one vendor account, written by the
+    token manager and the rotation flow. Do not create these by hand; delete one to make the
+    next flow run ask the vendor for a new token."""
+
+    _block_type_name = "Vendor Token (internal)"
+    _block_type_slug = "vendor-token"
+    _logo_url = KEY_LOGO_URL  # type: ignore[assignment]
+    _documentation_url = DOCS_URL  # type: ignore[assignment]
+    _description = (
+        "Internal to prefect-vendortokens, not to be created by hand: the shared token of one vendor "
+        "account (encrypted), written by the token manager. Create a Vendor Credentials block instead."
+    )
+    _code_example = """
+```python
+from prefect_vendortokens.stores.prefect_block import StoredVendorToken
+
+stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by the token manager
+```
+"""
+
+    token: SecretStr = Field(title="Token (JSON)", description="The token and its refresh token, as JSON.")
+    fingerprint: str = Field(title="Fingerprint", description="The token's fingerprint, safe to show.")
+    vendor: str | None = Field(default=None, title="Vendor", description="The vendor dialect.")
+    expires_at: datetime = Field(title="Expires at", description="When the token expires (UTC).")
+    credentials_block: str | None = Field(
+        default=None,
+        title="Credentials block",
+        description="The Vendor Credentials block whose token this is (the last one that wrote it).",
+    )
+    token_url: str | None = Field(
+        default=None, title="Token URL", description="The account's token endpoint."
+    )
+
+
+class PrefectTokenStore:
+    """Tokens in encrypted Prefect block documents, one per account, named
+    ``vendortoken-<vendor>-<account hash>`` and carrying the credentials block's name.
+
+    The first write in a process saves the block (registering its type); later writes update
+    that document in one API call instead of ``save``'s seven (type, schema, create, read,
+    update, read), which matters to a rotation flow running every few seconds.
+    """
+
+    name = "prefect"
+    _saved: ClassVar[dict[str, StoredVendorToken]] = {}
+
+    def __init__(self, about: StoreLabel | None = None) -> None:
+        self.about = about or StoreLabel(vendor="vendor")
+        self.lock = PrefectLock()
+
+    @classmethod
+    def build(cls, request: StoreRequest) -> PrefectTokenStore:
+        return cls(request.label)
+
+    def block_name(self, key: str) -> str:
+        vendor = re.sub(r"[^a-z0-9]+", "-", self.about.vendor.lower()).strip("-") or "vendor"
+        return f"vendortoken-{vendor}-{key[:24]}"
+
+    def read(self, key: str) -> AccessToken | None:
+        try:
+            block = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
+        except ValueError:  # no such block yet
+            return None
+        return load_token(block.token.get_secret_value())
+
+    def write(self, key: str, token: AccessToken) -> None:
+        from prefect.client.orchestration import get_client
+
+        update = self._update(key, token)
+        if update is not None:
+            try:
+                with get_client(sync_client=True) as client:
+                    client.update_block_document(*update)
+                return
+            except Exception:
+                self._saved.pop(key, None)
+        block = _stored(token, self.about)
+        block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
+        self._saved[key] = block
+
+    def _update(self, key: str, token: AccessToken) -> tuple[Any, Any] | None:
+        """(document id, update) for a document this process saved before, else None."""
+        from prefect.client.schemas.actions import BlockDocumentUpdate
+
+        saved = self._saved.get(key)
+        if saved is None or saved._block_document_id is None:
+            return None
+        # The saved instance carries the document, schema and type ids: update it in place.
+        saved.token = SecretStr(dump_token(token))
+        saved.fingerprint, saved.vendor, saved.expires_at = token.fingerprint, token.vendor, token.expires_at
+        saved.credentials_block, saved.token_url = self.about.block, self.about.token_url or None
+        document = saved._to_block_document(name=self.block_name(key), include_secrets=True)
+        return saved._block_document_id, BlockDocumentUpdate(
+            **document.model_dump(include={"block_schema_id", "data"})
+        )
+
+
+def _stored(token: AccessToken, about: StoreLabel) -> StoredVendorToken:
+    return StoredVendorToken(
+        token=SecretStr(dump_token(token)),
+        fingerprint=token.fingerprint,
+        vendor=token.vendor,
+        expires_at=token.expires_at,
+        credentials_block=about.block,
+        token_url=about.token_url or None,
+    )

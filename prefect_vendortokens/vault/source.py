@@ -1,0 +1,69 @@
+"""Client credentials read from Vault when a token is needed (through the session's read
+cache); the token client is rebuilt only when they change (a rotated secret)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import SecretStr
+
+from ..core.errors import VaultSecretNotFoundError
+from ..transport.client import TokenClient
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """Where the client id and secret sit in Vault."""
+
+    path: str
+    mount: str = "secret"
+    version: int | None = None
+    client_id_key: str = "client_id"
+    client_secret_key: str = "client_secret"
+
+
+class VaultClientSource:
+    """A manager's ``ClientSource`` backed by a Vault secret."""
+
+    reloadable = True
+
+    def __init__(
+        self,
+        vault: Any,  # a VaultCredentials block
+        ref: SecretRef,
+        *,
+        client_id: str,
+        label: str,
+        make_client: Callable[[str, SecretStr], TokenClient],
+    ) -> None:
+        self._vault, self._ref, self._client_id, self._label = vault, ref, client_id, label
+        self._make_client = make_client
+        self._lock = threading.Lock()
+        self._client: TokenClient | None = None
+        self._fingerprint = ""
+
+    def client(self, fresh: bool = False) -> TokenClient:
+        ref = self._ref
+        data = self._vault.read_secret(ref.path, mount=ref.mount, version=ref.version, fresh=fresh)
+        client_id = self._client_id or data.get(ref.client_id_key)
+        secret = data.get(ref.client_secret_key)
+        missing = [k for k, v in ((ref.client_id_key, client_id), (ref.client_secret_key, secret)) if not v]
+        if missing:
+            raise VaultSecretNotFoundError(
+                f"{self._label}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
+                f"(keys present: {', '.join(sorted(data)) or 'none'})",
+                address=self._vault.address,
+                namespace=self._vault.namespace or None,
+                mount=ref.mount,
+                path=ref.path,
+            )
+        fingerprint = hashlib.sha256(f"{client_id}\0{secret}".encode()).hexdigest()
+        with self._lock:
+            if fingerprint != self._fingerprint or self._client is None:
+                self._client = self._make_client(str(client_id), SecretStr(str(secret)))
+                self._fingerprint = fingerprint
+            return self._client
