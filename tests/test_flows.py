@@ -77,37 +77,57 @@ def latest_rotation_table() -> str:
     return artifacts[0]["data"]
 
 
-def test_rotation_flow_reports_every_account_and_fails_at_the_end(prefect_server, sandbox) -> None:
-    names = save_accounts(sandbox, "rot")
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_rotation_flow_reports_every_account_and_fails_at_the_end(
+    prefect_server, sandbox, batch_size
+) -> None:
+    """A task per account (the default for few accounts), and batches of 3 accounts per task:
+    the same table, the same failures, the same one token request per account."""
+    prefix = "rot" if batch_size is None else "rotb"
+    names = save_accounts(sandbox, prefix)
     creds = sandbox.credentials("sqr")
     VendorCredentials(
         vendor="sqr",
         token_url=sandbox.token_url("sqr"),
         client_id=creds.client_id,
         client_secret="sqr-rotation-WRONG-secret",
-    ).save("rot-broken", overwrite=True)
-    every = [*names.values(), "rot-broken", "rot-missing"]
-    with pytest.raises(RotationFailed, match=r"2 of 8 accounts failed: rot-broken: .*invalid_client"):
-        rotate_tokens(block_names=every, horizon_seconds=60)
+    ).save(f"{prefix}-broken", overwrite=True)
+    every = [*names.values(), f"{prefix}-broken", f"{prefix}-missing"]
+    before = {v: sandbox.token_requests(v) for v in VENDORS}
+    with pytest.raises(RotationFailed, match=rf"2 of 8 accounts failed: {prefix}-broken: .*invalid_client"):
+        rotate_tokens(block_names=every, horizon_seconds=60, batch_size=batch_size)
+    if batch_size is None:  # a named task run per account
+        assert task_run_names(f"rotate-{names['sqod']}") == [f"rotate-{names['sqod']}"]
+    else:  # one per batch of 3, named by its number and first block
+        for number, first in ((1, every[0]), (2, every[3]), (3, every[6])):
+            assert task_run_names(f"rotate-batch-{number}-{first}") == [f"rotate-batch-{number}-{first}"]
     table = latest_rotation_table()
     for vendor, name in names.items():
         row = next(line for line in table.splitlines() if line.startswith(f"| {name} |"))
         assert f"| {vendor} |" in row and "| refreshed |" in row and "sha256:" in row
-    broken = next(line for line in table.splitlines() if line.startswith("| rot-broken |"))
+    broken = next(line for line in table.splitlines() if line.startswith(f"| {prefix}-broken |"))
     assert "| sqr |" in broken and "| failed |" in broken
     assert "| CredentialsRejectedError: invalid_client (HTTP 401) |" in broken  # a short cell...
     details = table.split("### Errors", 1)[1]  # ...and the whole message below the table
-    assert "- **rot-broken**: vendor rejected the client credentials" in details
+    assert f"- **{prefix}-broken**: vendor rejected the client credentials" in details
     assert "sqr-rotation-WRONG-secret" not in table
-    missing = next(line for line in table.splitlines() if line.startswith("| rot-missing |"))
+    missing = next(line for line in table.splitlines() if line.startswith(f"| {prefix}-missing |"))
     assert "| failed |" in missing and "| BlockNotFoundError |" in missing
-    assert "- **rot-missing**: no Vendor Credentials block named 'rot-missing'" in details
-    assert all(sandbox.token_requests(v) == 1 for v in VENDORS if v != "sqr")
+    assert f"- **{prefix}-missing**: no Vendor Credentials block named '{prefix}-missing'" in details
+    assert all(sandbox.token_requests(v) - before[v] == 1 for v in VENDORS if v != "sqr")
 
     clear_token_cache()  # a later run in another process: everything comes from the store
-    rows = rotate_tokens(block_names=list(names.values()), horizon_seconds=60)
+    rows = rotate_tokens(block_names=list(names.values()), horizon_seconds=60, batch_size=batch_size)
     assert {r["status"] for r in rows} == {"still valid"}
-    assert all(sandbox.token_requests(v) == 1 for v in VENDORS if v != "sqr")
+    assert all(sandbox.token_requests(v) - before[v] == 1 for v in VENDORS if v != "sqr")
+
+
+def task_run_names(containing: str) -> list[str]:
+    from prefect.client.orchestration import get_client
+
+    body = {"task_runs": {"name": {"like_": containing}}, "limit": 50}  # like_: a substring
+    with get_client(sync_client=True) as client:
+        return [r["name"] for r in client.request("POST", "/task_runs/filter", json=body).json()]
 
 
 def test_rotation_error_cell_leaves_out_invalid_input() -> None:

@@ -183,3 +183,45 @@ def test_unreadable_store_degrades_to_own_token(sandbox, caplog) -> None:
         "broken store failed (writing the token: ConnectionError); the new token is not shared" in caplog.text
     )
     assert "pw-canary" not in caplog.text
+
+
+def test_the_vault_store_brings_its_own_lock_no_prefect_server(sandbox) -> None:
+    """Four processes refused the same token, with the Vault store and no Prefect API reachable:
+    the Vault lock alone lets one of them refresh; the others take what it wrote."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with OpenBao() as bao, temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        vault = VaultCredentials(address=bao.address, token="root")
+        block = block_for(sandbox, "slashid", token_store="vault", token_store_vault=vault)
+        refused = separate_managers(block, 1)[0].get_token()
+        sandbox.revoke_all("slashid")
+        processes = separate_managers(block, 4)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            tokens = list(pool.map(lambda m: m.get_token(rejected=refused), processes))
+        assert len({t.fingerprint for t in tokens}) == 1 and tokens[0].fingerprint != refused.fingerprint
+        assert sum(m.requests for m in processes) == 1 and sandbox.refresh_reuse("slashid") == 0
+        lock = bao.root().secrets.kv.v2.read_secret_version(
+            path=f"prefect-vendortokens/tokens/locks/{processes[0].store_key[:40]}",
+            mount_point="secret",
+            raise_on_deleted_version=True,
+        )
+        assert lock["data"]["data"]["holder"] == ""  # released
+
+
+def test_a_vault_lock_whose_lease_ended_can_be_taken_over() -> None:
+    """The lease is the only way a crashed holder's lock frees itself; a fake clock moves it."""
+    from prefect_vendortokens.stores.vault_kv import LOCK_LEASE, VaultLock
+
+    with OpenBao() as bao:
+        vault = VaultCredentials(address=bao.address, token="root")
+        now = [1_000_000.0]
+        lock = VaultLock(vault, "secret", "vt-test", clock=lambda: now[0])
+        crashed = lock.try_acquire("acct")
+        assert crashed is not None and lock.try_acquire("acct") is None  # held
+        now[0] += LOCK_LEASE + 1
+        taker = lock.try_acquire("acct")
+        assert taker is not None  # the lease ended
+        crashed.release()  # late: refused by check-and-set, so the taker still holds it
+        assert lock.try_acquire("acct") is None
+        taker.release()
+        assert lock.try_acquire("acct") is not None

@@ -61,6 +61,7 @@ def test_unavailable_is_retried_with_backoff(prefect_server, sandbox) -> None:
 
     @flow
     def flaky() -> str:
+        # waits over 1 s: within the manager's failure window (1 s) a retry would get the same error
         return get_token(block, retry_policy=RetryPolicy(attempts=3, base=1.05, jitter=0.1)).fingerprint
 
     assert flaky().startswith("sha256:")

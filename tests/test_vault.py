@@ -213,12 +213,15 @@ def test_missing_path_names_where(bao) -> None:
 
 def test_reads_are_cached_for_the_ttl(bao) -> None:
     put(bao, "vendors/cached", {"v": "1"})
-    block = approle(bao, read_cache_ttl=0.5)
+    block = approle(bao, read_cache_ttl=30)
     session = block.session()
+    now = [1000.0]
+    session.clock = lambda: now[0]  # time is the subject: a fake clock, no sleeping
     block.read_secret("vendors/cached")
     put(bao, "vendors/cached", {"v": "2"})
+    now[0] += 29
     assert block.read_secret("vendors/cached")["v"] == "1" and session.reads == 1
-    time.sleep(0.6)
+    now[0] += 2
     assert block.read_secret("vendors/cached")["v"] == "2" and session.reads == 2
     assert block.session() is session  # one client per configuration, reused
 

@@ -11,7 +11,7 @@ from prefect_vendortokens import DIALECT_NAMES, ExpirySource, Pkce, TokenClient,
 from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
 
-from .conftest import client_for
+from .conftest import api_call, client_for
 
 
 def test_every_preset_is_emulated() -> None:
@@ -25,8 +25,17 @@ def test_token_sync(sandbox, vendor: str) -> None:
     assert token.is_valid()
     assert token.expiry_source is ExpirySource.EXPIRES_IN
     assert sandbox.token_requests(vendor) == 1
-    # The token really works at the vendor's downstream endpoint (and a junk one does not).
-    assert token.secret() and token.authorization_value().startswith("Bearer ")
+    # The token really works at the vendor's downstream endpoint, and a junk one does not.
+    assert downstream(sandbox, vendor, token.authorization_value(), token.secret()) == 200
+    assert downstream(sandbox, vendor, "Bearer junk-" + token.secret()[:8], token.secret()) == 401
+
+
+def downstream(sandbox, vendor: str, authorization: str, real_token: str) -> int:
+    method, path, body = api_call(vendor)
+    if "{company}" in path:  # Cobee's path carries the company id from the token's claims
+        path = path.format(company=jwt_claims(real_token)["https://auth.cobee.io/metadata"]["companyId"])
+    url = sandbox.api_url(vendor) + path
+    return httpx.request(method, url, json=body, headers={"Authorization": authorization}).status_code
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

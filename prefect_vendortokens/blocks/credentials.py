@@ -354,12 +354,14 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     # --- tokens -------------------------------------------------------------------------
     async def aget_token(self, force_refresh: bool = False) -> AccessToken:
         """A valid token (cached per process; one request for all concurrent callers)."""
-        return await self.manager().aget_token(force=force_refresh)
+        manager = self.manager()
+        return await (manager.aget_token(force=True) if force_refresh else manager.aget_token())
 
     @async_dispatch(aget_token)
     def get_token(self, force_refresh: bool = False) -> AccessToken:
         """A valid token (cached per process; one request for all concurrent callers)."""
-        return self.manager().get_token(force=force_refresh)
+        manager = self.manager()  # a plain call: the manager's lock-free path
+        return manager.get_token(force=True) if force_refresh else manager.get_token()
 
     # --- HTTP clients -------------------------------------------------------------------
     def auth(self) -> VendorTokenAuth:

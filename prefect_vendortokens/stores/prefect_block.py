@@ -82,6 +82,7 @@ class PrefectTokenStore:
             block = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
         except ValueError:  # no such block yet
             return None
+        self._saved[key] = block  # its ids: the next write is one update call, not a save
         return load_token(block.token.get_secret_value())
 
     def write(self, key: str, token: AccessToken) -> None:

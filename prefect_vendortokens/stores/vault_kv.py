@@ -1,18 +1,24 @@
 """Tokens in Vault KV v2, one secret per account (``mount``/``path``/<account>), written with
-check-and-set on the version last read, so two writers never silently overwrite each other."""
+check-and-set on the version last read, so two writers never silently overwrite each other; and
+the store's own refresh lock, in Vault too (``mount``/``path``/locks/<account>: the holder and
+its lease end, taken and released with check-and-set). So a Vault store needs no Prefect
+server, and the lock lives where the tokens do (one policy path prefix covers both)."""
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..core.errors import VaultError, VaultSecretNotFoundError
 from ..core.token import AccessToken
 from .base import StoreRequest
 from .codec import dump_token, load_token
-from .prefect_lock import PrefectLock
 
 logger = logging.getLogger("prefect_vendortokens")
+LOCK_LEASE = 60.0  # a crashed holder's lock is free again after this (a refresh takes < 30 s)
 
 
 class VaultTokenStore:
@@ -25,7 +31,7 @@ class VaultTokenStore:
         self.mount = mount
         self.path = path.strip("/")
         self._versions: dict[str, int] = {}
-        self.lock = PrefectLock()
+        self.lock = VaultLock(vault, mount, self.path)
 
     @classmethod
     def build(cls, request: StoreRequest) -> VaultTokenStore:
@@ -35,58 +41,97 @@ class VaultTokenStore:
         return f"{self.path}/{key[:40]}"
 
     def read(self, key: str) -> AccessToken | None:
-        session = self.vault.session()
-        path = self._secret_path(key)
-        try:
-            answer = session.call(
-                lambda c: c.secrets.kv.v2.read_secret_version(
-                    path=path, mount_point=self.mount, raise_on_deleted_version=True
-                ),
-                mount=self.mount,
-                path=path,
-            )
-        except VaultSecretNotFoundError:
-            # Never written, or its latest version deleted or destroyed: check-and-set needs the
-            # current version number all the same, or every later write would be refused.
-            self._versions[key] = self._current_version(path)
-            return None
-        self._versions[key] = int(answer["data"]["metadata"]["version"])
-        return load_token(answer["data"]["data"].get("token", ""))
-
-    def _current_version(self, path: str) -> int:
-        try:
-            metadata = self.vault.session().call(
-                lambda c: c.secrets.kv.v2.read_secret_metadata(path=path, mount_point=self.mount),
-                mount=self.mount,
-                path=path,
-            )
-        except VaultSecretNotFoundError:
-            return 0
-        return int(metadata["data"].get("current_version") or 0)
+        version, data = _read(self.vault, self.mount, self._secret_path(key))
+        # Never written, or its latest version deleted: check-and-set needs the current version
+        # number all the same, or every later write would be refused.
+        self._versions[key] = version
+        return load_token(data["token"]) if data.get("token") else None
 
     def write(self, key: str, token: AccessToken) -> None:
         """Check-and-set on the version last read. Losing the race is fine (the other writer's
         token is as good); any other failure (sealed, forbidden, unreachable) is raised, typed."""
-        session = self.vault.session()
         path = self._secret_path(key)
         cas = self._versions.get(key)
         if cas is None:
-            cas = self._current_version(path)
-        try:
-            session.call(
-                lambda c: c.secrets.kv.v2.create_or_update_secret(
-                    path=path,
-                    secret={"token": dump_token(token), "fingerprint": token.fingerprint},
-                    cas=cas,
-                    mount_point=self.mount,
-                ),
-                mount=self.mount,
-                path=path,
-            )
-        except VaultError as exc:
-            if "check-and-set" not in (exc.vendor_message or ""):
-                raise
-            logger.info("token store %s/%s: another writer was first (check-and-set)", self.mount, path)
-            self._versions[key] = self._current_version(path)
+            cas = _current_version(self.vault, self.mount, path)
+        data = {"token": dump_token(token), "fingerprint": token.fingerprint}
+        if _cas_write(self.vault, self.mount, path, data, cas):
+            self._versions[key] = cas + 1
             return
-        self._versions[key] = cas + 1
+        logger.info("token store %s/%s: another writer was first (check-and-set)", self.mount, path)
+        self._versions[key] = _current_version(self.vault, self.mount, path)
+
+
+class VaultLock:
+    """``RefreshLock`` on ``mount``/``path``/locks/<account>. Free when it names no holder or its
+    lease has ended (wall clock: the hosts' clocks need to agree only within the lease)."""
+
+    def __init__(self, vault: Any, mount: str, path: str, clock: Callable[[], float] = time.time) -> None:
+        self.vault, self.mount, self.path, self.clock = vault, mount, path.strip("/"), clock
+
+    def try_acquire(self, key: str) -> VaultLease | None:
+        path = f"{self.path}/locks/{key[:40]}"
+        version, held = _read(self.vault, self.mount, path)
+        if held.get("holder") and float(held.get("until") or 0) > self.clock():
+            return None
+        claim = {"holder": uuid.uuid4().hex, "until": self.clock() + LOCK_LEASE}
+        if not _cas_write(self.vault, self.mount, path, claim, version):
+            return None  # another process took it between our read and our write
+        return VaultLease(self, path, version + 1)
+
+
+class VaultLease:
+    def __init__(self, lock: VaultLock, path: str, version: int) -> None:
+        self.lock, self.path, self.version = lock, path, version
+
+    def release(self) -> None:
+        """Free it, unless its lease ended and another process took it meanwhile (then
+        check-and-set refuses, which is right)."""
+        lock = self.lock
+        if not _cas_write(lock.vault, lock.mount, self.path, {"holder": "", "until": 0}, self.version):
+            logger.info("refresh lock %s/%s: taken over after its lease ended", lock.mount, self.path)
+
+
+def _read(vault: Any, mount: str, path: str) -> tuple[int, dict[str, Any]]:
+    """(version, data) of a secret; (its current version, {}) when it has none to read."""
+    try:
+        answer = vault.session().call(
+            lambda c: c.secrets.kv.v2.read_secret_version(
+                path=path, mount_point=mount, raise_on_deleted_version=True
+            ),
+            mount=mount,
+            path=path,
+        )
+    except VaultSecretNotFoundError:
+        return _current_version(vault, mount, path), {}
+    return int(answer["data"]["metadata"]["version"]), dict(answer["data"]["data"] or {})
+
+
+def _current_version(vault: Any, mount: str, path: str) -> int:
+    """The latest version number, also of a deleted or destroyed latest version (0 if never)."""
+    try:
+        metadata = vault.session().call(
+            lambda c: c.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount),
+            mount=mount,
+            path=path,
+        )
+    except VaultSecretNotFoundError:
+        return 0
+    return int(metadata["data"].get("current_version") or 0)
+
+
+def _cas_write(vault: Any, mount: str, path: str, data: dict[str, Any], cas: int) -> bool:
+    """Write ``data`` if the secret is still at version ``cas``; False if another writer was first."""
+    try:
+        vault.session().call(
+            lambda c: c.secrets.kv.v2.create_or_update_secret(
+                path=path, secret=data, cas=cas, mount_point=mount
+            ),
+            mount=mount,
+            path=path,
+        )
+    except VaultError as exc:
+        if "check-and-set" not in (exc.vendor_message or ""):
+            raise
+        return False
+    return True

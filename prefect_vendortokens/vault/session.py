@@ -90,6 +90,7 @@ class VaultSession:
         self._authenticated = False
         self._kv_versions: dict[str, int] = {}
         self._cache: dict[tuple[str, str, int | None], tuple[float, dict[str, Any]]] = {}
+        self.clock: Callable[[], float] = time.monotonic  # the read cache's and renewal's (tests replace it)
         self.logins = 0
         self.renewals = 0
         self.reads = 0  # reads that reached Vault (cache misses)
@@ -103,14 +104,14 @@ class VaultSession:
     ) -> dict[str, Any]:
         """The data of a KV secret (v1 or v2, detected), cached for ``read_cache_ttl`` seconds."""
         key = (mount, path, version)
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             cached = self._cache.get(key)
             if cached and not fresh and now < cached[0]:
                 return dict(cached[1])
         data = self._bounded(lambda: self._read(mount, path, version), mount, path)
         with self._lock:
-            self._cache[key] = (time.monotonic() + self.config.read_cache_ttl, data)
+            self._cache[key] = (self.clock() + self.config.read_cache_ttl, data)
             self.reads += 1
         return dict(data)
 
@@ -169,7 +170,7 @@ class VaultSession:
             return
         if self._renewable and self._expires is not None and self._ttl:
             renew_at = self._expires - self._ttl * (1 - RENEW_AT_FRACTION)
-            if time.monotonic() >= renew_at:
+            if self.clock() >= renew_at:
                 self._renew(mount, path)
 
     def _login(self, mount: str | None, path: str | None) -> None:
@@ -226,7 +227,7 @@ class VaultSession:
     def _set_ttl(self, ttl: Any, renewable: Any) -> None:
         ttl = float(ttl or 0)
         self._ttl = ttl or None
-        self._expires = time.monotonic() + ttl if ttl else None
+        self._expires = self.clock() + ttl if ttl else None
         self._renewable = bool(renewable) and ttl > 0
 
     def _learn_static_token_ttl(self) -> None:

@@ -1,0 +1,223 @@
+"""The manager's plan, driven without sockets, threads or sleeping: each test scripts the answers
+to the operations the plan yields and checks the exact sequence it asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+
+from prefect_vendortokens.core.errors import (
+    CredentialsRejectedError,
+    TokenError,
+    TokenRejectedError,
+    TokenResponseError,
+    TokenStoreError,
+)
+from prefect_vendortokens.core.token import AccessToken, ExpirySource
+from prefect_vendortokens.engine.plan import (
+    LOCK_POLL,
+    LOCK_TIMEOUT,
+    Account,
+    Fetch,
+    Op,
+    Pause,
+    Plan,
+    Refresh,
+    ReleaseLock,
+    ReloadCredentials,
+    StoreRead,
+    StoreWrite,
+    TryLock,
+    Want,
+    acquire,
+)
+
+
+def token(name: str, *, lifetime: float = 3600, refresh: str | None = None) -> AccessToken:
+    now = datetime.now(UTC)
+    return AccessToken(
+        access_token=SecretStr(f"secret-{name}"),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=lifetime),
+        expiry_source=ExpirySource.EXPIRES_IN,
+        refresh_token=SecretStr(refresh) if refresh else None,
+    )
+
+
+class Script:
+    """Answers each operation from a queue per operation type, records what was asked, and
+    keeps a fake clock that only ``Pause`` advances."""
+
+    def __init__(self, **answers: list[object]) -> None:
+        self.answers = {name: list(values) for name, values in answers.items()}
+        self.asked: list[Op] = []
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def answer(self, op: Op) -> object:
+        self.asked.append(op)
+        if isinstance(op, Pause):
+            self.now += op.seconds
+            return None
+        queue = self.answers.get(type(op).__name__, [])
+        value = queue.pop(0) if queue else None
+        if isinstance(value, BaseException):
+            raise value
+        return value
+
+    def kinds(self) -> list[str]:
+        return [type(op).__name__ for op in self.asked]
+
+
+def run(plan: Plan, answer: Callable[[Op], object]) -> AccessToken:
+    """A synchronous driver, the async one's twin for tests (errors go back into the plan)."""
+    resume, value = plan.send, None
+    while True:
+        try:
+            op = resume(value)
+        except StopIteration as done:
+            return done.value
+        try:
+            resume, value = plan.send, answer(op)
+        except TokenError as exc:
+            resume, value = plan.throw, exc
+
+
+def account(script: Script, **kwargs: object) -> Account:
+    return Account(label="acct", clock=script.clock, **kwargs)  # type: ignore[arg-type]
+
+
+def test_without_a_store_one_fetch() -> None:
+    new = token("new")
+    script = Script(Fetch=[new])
+    assert run(acquire(account(script), Want(), None), script.answer) is new
+    assert script.kinds() == ["Fetch"]
+
+
+def test_refresh_first_then_a_new_grant_when_the_refresh_is_refused() -> None:
+    current, new = token("old", lifetime=-1, refresh="r1"), token("new")
+    script = Script(Refresh=[TokenRejectedError("invalid_grant", status=400)], Fetch=[new])
+    assert run(acquire(account(script), Want(force=True), current), script.answer) is new
+    assert script.kinds() == ["Refresh", "Fetch"]
+    assert script.asked[0] == Refresh(current)
+
+
+def test_use_refresh_false_skips_the_refresh_grant() -> None:
+    script = Script(Fetch=[token("new")])
+    run(
+        acquire(account(script), Want(force=True, use_refresh=False), token("old", refresh="r")),
+        script.answer,
+    )
+    assert script.kinds() == ["Fetch"]
+
+
+def test_rejected_credentials_are_re_read_once_when_they_can_be() -> None:
+    new = token("new")
+    rejected = CredentialsRejectedError("invalid_client", status=401)
+    script = Script(Fetch=[rejected, new])
+    assert run(acquire(account(script, reloadable=True), Want(), None), script.answer) is new
+    assert script.kinds() == ["Fetch", "ReloadCredentials", "Fetch"]
+
+    fixed = Script(Fetch=[rejected, new])
+    with pytest.raises(CredentialsRejectedError):
+        run(acquire(account(fixed), Want(), None), fixed.answer)
+    assert fixed.kinds() == ["Fetch"]
+
+
+def test_a_token_expired_on_arrival_gets_one_more_request_then_a_typed_error() -> None:
+    script = Script(Fetch=[token("dead", lifetime=-5), token("good")])
+    assert run(acquire(account(script), Want(), None), script.answer).secret() == "secret-good"
+    assert script.kinds() == ["Fetch", "Fetch"]
+
+    stale = Script(Fetch=[token("dead", lifetime=-5), token("dead2", lifetime=-5)])
+    with pytest.raises(TokenResponseError, match="already expired"):
+        run(acquire(account(stale), Want(), None), stale.answer)
+    assert stale.kinds() == ["Fetch", "Fetch"]
+
+
+def test_a_valid_stored_token_is_taken_without_the_lock() -> None:
+    stored = token("stored")
+    script = Script(StoreRead=[stored])
+    assert run(acquire(account(script, shared=True), Want(), None), script.answer) is stored
+    assert script.kinds() == ["StoreRead"]
+
+
+def test_the_lock_holder_re_reads_refreshes_writes_back_and_releases() -> None:
+    current, new = token("old", lifetime=-1, refresh="r1"), token("new", refresh="r2")
+    script = Script(StoreRead=[None, current], TryLock=[True], Refresh=[new])
+    assert run(acquire(account(script, shared=True), Want(), None), script.answer) is new
+    # the stored token (not this process's) is the one refreshed: its refresh token is the newest
+    assert script.asked == [
+        StoreRead(),
+        TryLock(),
+        StoreRead(),
+        Refresh(current),
+        StoreWrite(new),
+        ReleaseLock(),
+    ]
+
+
+def test_a_waiter_polls_the_store_until_the_holder_has_written() -> None:
+    written = token("written")
+    script = Script(StoreRead=[None, None, written], TryLock=[False, False])
+    assert run(acquire(account(script, shared=True), Want(), None), script.answer) is written
+    assert script.kinds() == ["StoreRead", "TryLock", "Pause", "StoreRead", "TryLock", "Pause", "StoreRead"]
+    assert script.now == pytest.approx(2 * LOCK_POLL)
+
+
+def test_a_lock_held_too_long_is_a_typed_error_after_the_timeout() -> None:
+    script = Script(TryLock=[False] * 10_000)
+    with pytest.raises(TokenStoreError, match="held the refresh lock"):
+        run(acquire(account(script, shared=True), Want(), None), script.answer)
+    assert "Fetch" not in script.kinds()
+    assert script.kinds().count("Pause") == pytest.approx(LOCK_TIMEOUT / LOCK_POLL, abs=1)
+
+
+def test_a_failed_request_under_the_lock_still_releases_it() -> None:
+    script = Script(StoreRead=[None, None], TryLock=[True], Fetch=[TokenRejectedError("nope", status=400)])
+    with pytest.raises(TokenRejectedError):
+        run(acquire(account(script, shared=True), Want(), None), script.answer)
+    assert script.kinds()[-2:] == ["Fetch", "ReleaseLock"]
+
+
+def test_an_unreadable_or_unwritable_store_degrades_to_this_process_token(caplog) -> None:
+    new = token("new")
+    down = TokenStoreError("the store failed (reading the token: ConnectionError)")
+    script = Script(
+        StoreRead=[down, down],
+        TryLock=[True],
+        Fetch=[new],
+        StoreWrite=[TokenStoreError("the store failed (writing the token: ConnectionError)")],
+    )
+    assert run(acquire(account(script, shared=True), Want(), None), script.answer) is new
+    assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Fetch", "StoreWrite", "ReleaseLock"]
+    assert "using this process's own token" in caplog.text and "not shared" in caplog.text
+
+
+def test_a_rejected_token_is_replaced_only_while_it_is_current() -> None:
+    refused, newer = token("refused"), token("newer")
+    want = Want(rejected=refused)
+    assert not want.accepts(refused, None) and want.accepts(newer, None)
+    script = Script(StoreRead=[newer])  # another process replaced it already
+    assert run(acquire(account(script, shared=True), want, refused), script.answer) is newer
+    assert script.kinds() == ["StoreRead"]
+
+
+def test_min_ttl_wants_a_token_valid_that_much_longer() -> None:
+    short = token("short", lifetime=600)
+    assert Want().accepts(short, None) and not Want(min_ttl=900).accepts(short, None)
+
+
+def test_a_performer_answering_a_grant_with_no_token_is_a_bug_not_a_token() -> None:
+    script = Script(Fetch=["not a token"])
+    with pytest.raises(TypeError, match="AccessToken"):
+        run(acquire(account(script), Want(), None), script.answer)
+
+
+def test_reload_is_an_operation_of_its_own() -> None:
+    assert ReloadCredentials() != Fetch()  # distinct ops, exhaustively dispatched by the manager
