@@ -221,3 +221,15 @@ def test_a_performer_answering_a_grant_with_no_token_is_a_bug_not_a_token() -> N
 
 def test_reload_is_an_operation_of_its_own() -> None:
     assert ReloadCredentials() != Fetch()  # distinct ops, exhaustively dispatched by the manager
+
+
+def test_a_lock_that_cannot_be_had_means_a_new_grant_without_it(caplog) -> None:
+    """The store is down: no refresh token is sent unguarded (a fresh grant instead), nothing is
+    written, nothing is released, and the caller gets a token."""
+    new = token("new")
+    down = TokenStoreError("the store did not answer within 10 s (the refresh lock)")
+    script = Script(StoreRead=[None], TryLock=[down], Fetch=[new])
+    stored_with_refresh = token("old", lifetime=-1, refresh="r1")
+    assert run(acquire(account(script, shared=True), Want(), stored_with_refresh), script.answer) is new
+    assert script.kinds() == ["StoreRead", "TryLock", "Fetch"]
+    assert "asking the vendor without it" in caplog.text

@@ -114,7 +114,9 @@ class Account:
 def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
     """A token ``want`` accepts. With a shared store: peek at it, and refresh only while holding
     the account's lock (re-reading the store under it), so across processes one refresh token is
-    never sent twice and one request serves everyone."""
+    never sent twice and one request serves everyone. When the lock itself cannot be had (the
+    store is down), a new grant without it: a refresh token is never sent unguarded, and a flow
+    is not failed for a store it can do without."""
     if not account.shared:
         return (yield from obtain_fresh(account, current, want.use_refresh))
     deadline = account.clock() + LOCK_TIMEOUT
@@ -122,7 +124,12 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
         peek = yield from _read_store(account)
         if want.accepts(peek, account.margin):
             return peek  # type: ignore[return-value] - accepts() is False for None
-        if (yield TryLock()):
+        try:
+            locked = yield TryLock()
+        except TokenStoreError as exc:  # the store's lock is down: stay available, stay safe
+            logger.warning("%s; asking the vendor without it (a new grant, no refresh token sent)", exc)
+            return (yield from obtain_fresh(account, None, use_refresh=False))
+        if locked:
             try:
                 token = yield from _locked(account, want, current)
             except TokenError:

@@ -27,7 +27,6 @@ from prefect_vendortokens import (
     VendorCredentials,
     get_dialect,
 )
-from prefect_vendortokens.core.errors import TokenStoreError
 
 from .hostile import answer, echo, endless, hang, hostile, trickle
 
@@ -95,13 +94,14 @@ def test_prefect_api_that_never_answers(row, caplog, sandbox) -> None:
             client_secret=creds.client_secret,
             token_store="prefect",
         )
-        with row.timed(), pytest.raises(TokenStoreError) as info:
-            block.get_token()
-    # one store read (10 s, then it degrades) and one lock call (10 s, then it fails): not 495 s
-    assert row.seconds < 25, row.seconds
-    assert "did not answer within 10 s (the refresh lock)" in str(info.value)
+        with row.timed():
+            token = block.get_token()
+    # one store read (10 s, then it degrades) and one lock call (10 s, then a new grant without
+    # it): bounded, and the flow gets its token; not 495 s
+    assert token.is_valid() and row.seconds < 25, row.seconds
     assert "did not answer within 10 s (reading the token); using this process's own token" in caplog.text
-    assert row.done(info.value, [str(info.value), caplog.text], [creds.client_secret]) == []
+    assert "did not answer within 10 s (the refresh lock); asking the vendor without it" in caplog.text
+    assert row.done("got a token (logged)", [caplog.text], [creds.client_secret, token.secret()]) == []
 
 
 @pytest.mark.parametrize("how", ["hang", "trickle"])
@@ -357,7 +357,7 @@ def test_a_sealed_vault_store_is_logged_as_sealed(row, caplog, prefect_server, s
     assert token.is_valid()
     assert "vault store failed (reading the token: VaultSealedError); using this process's own" in caplog.text
     assert (
-        "vault store failed (writing the token: VaultSealedError); the new token is not shared" in caplog.text
+        "vault store failed (the refresh lock: VaultSealedError); asking the vendor without it" in caplog.text
     )
     assert "check-and-set" not in caplog.text
     assert row.done("VaultSealedError (logged)", [caplog.text], [creds.client_secret, token.secret()]) == []
