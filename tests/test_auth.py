@@ -8,8 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from prefect_vendortokens import TokenDialect, VendorCredentials
+from prefect_vendortokens import TokenClient, TokenDialect, TokenManager, VendorTokenAuth
 from prefect_vendortokens.core.expiry import jwt_claims
+from prefect_vendortokens.engine.manager import StaticClientSource
 
 from .conftest import api_call, block_for
 
@@ -133,16 +134,11 @@ def test_dialect_header_and_scheme() -> None:
         return httpx.Response(200)
 
     dialect = TokenDialect(name="acme", auth_header="X-Api-Token", auth_scheme=None)
-    block = VendorCredentials(
-        vendor="custom",
-        dialect=dialect,
-        token_url="https://acme.test/token",
-        client_id="id",
-        client_secret="secret",
+    transport = httpx.MockTransport(handler)  # pure code: the header the auth flow writes
+    source = StaticClientSource(
+        TokenClient(dialect, "https://acme.test/token", "id", "secret", transport=transport)
     )
-    transport = httpx.MockTransport(handler)
-    manager = block.manager()
-    manager.source.client()._transport = transport
-    with httpx.Client(transport=transport, auth=block.auth()) as client:
+    auth = VendorTokenAuth(TokenManager("acme-test", source), dialect.auth_header, dialect.auth_scheme)
+    with httpx.Client(transport=transport, auth=auth) as client:
         client.get("https://acme.test/api")
     assert seen["x-api-token"] == "abc" and "authorization" not in seen

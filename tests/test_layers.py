@@ -1,0 +1,60 @@
+"""The layers as the folders show them: the engine loads without Prefect or hvac, and the
+extension points are tables that the block's choices come from."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import typing
+
+ENGINE_IMPORT = """
+import json, sys
+from prefect_vendortokens import TokenClient, TokenDialect, TokenManager, VendorTokenAuth, get_dialect
+from prefect_vendortokens.engine.plan import acquire
+loaded = sorted({m.split(".")[0] for m in sys.modules})
+print(json.dumps(loaded))
+"""
+
+
+def test_the_engine_loads_no_prefect_and_no_hvac() -> None:
+    out = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", ENGINE_IMPORT], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    assert "prefect_vendortokens" in loaded and "httpx" in loaded  # it did import the engine
+    assert not loaded & {"prefect", "hvac", "requests"}, sorted(loaded & {"prefect", "hvac", "requests"})
+
+
+def test_the_blocks_load_on_first_use() -> None:
+    import prefect_vendortokens
+
+    assert "VendorCredentials" in dir(prefect_vendortokens)  # listed, so `prefect block register -m` finds it
+    assert prefect_vendortokens.VendorCredentials.get_block_type_slug() == "vendor-credentials"
+    assert prefect_vendortokens.VaultCredentials.get_block_type_slug() == "vault-credentials"
+
+
+def test_block_choices_come_from_the_tables() -> None:
+    from prefect_vendortokens import DIALECT_NAMES, VaultCredentials, VendorCredentials
+    from prefect_vendortokens.blocks.settings import TokenStoreSettings
+    from prefect_vendortokens.stores.registry import STORES
+    from prefect_vendortokens.vault.auth_methods import AUTH_METHODS
+
+    vendor = VendorCredentials.model_fields["vendor"].annotation
+    assert typing.get_args(vendor) == (*DIALECT_NAMES, "custom")
+    store = TokenStoreSettings.model_fields["kind"].annotation
+    assert typing.get_args(store) == ("auto", *STORES)
+    assert all(kind.name in TokenStoreSettings.model_fields["kind"].description for kind in STORES.values())
+    method = VaultCredentials.model_fields["auth_method"].annotation
+    assert typing.get_args(method) == tuple(AUTH_METHODS)
+
+
+def test_a_vault_auth_method_is_validated_from_its_row() -> None:
+    import pytest
+
+    from prefect_vendortokens import VaultCredentials
+    from prefect_vendortokens.core.errors import InvalidBlockError
+
+    for method, missing in (("approle", "role_id, secret_id"), ("jwt", "role, jwt or jwt_path")):
+        with pytest.raises((InvalidBlockError, ValueError), match=f"needs {missing}"):
+            VaultCredentials(address="http://127.0.0.1:8200", auth_method=method)
