@@ -37,7 +37,7 @@ bench: setup
 	$(UV) run --locked --group bench python -m bench.run $(BENCH_ARGS)
 
 # The rotation flow and many workers on a Prefect server backed by PostgreSQL (Debian's package,
-# installed when missing; started and removed by the benchmark). BENCH_ARGS="--accounts 10,100,1000".
+# installed when missing; started and removed by the benchmark). BENCH_ARGS="--accounts 10,100 --batch-size 1".
 bench-scale: setup
 	$(UV) run --locked python -m bench.scale $(BENCH_ARGS)
 
