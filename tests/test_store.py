@@ -13,7 +13,7 @@ import pytest
 
 from prefect_vendortokens import TokenManager, VaultCredentials
 from prefect_vendortokens.stores.codec import dump_token, load_token
-from prefect_vendortokens.stores.prefect_block import PrefectTokenStore
+from prefect_vendortokens.stores.prefect_block import PrefectTokenStore, StoredVendorToken
 from prefect_vendortokens.stores.vault_kv import VaultTokenStore
 from prefect_vendortokens.testing import OpenBao
 
@@ -62,13 +62,18 @@ def test_prefect_store_shares_tokens_between_processes(prefect_server, sandbox) 
     assert prefect_server.scan([token.secret()]) == []
 
 
-def test_prefect_store_updates_in_place(prefect_server, sandbox) -> None:
+def test_prefect_store_updates_in_place(prefect_server, sandbox, monkeypatch) -> None:
     """The second write of a process takes the one-call update path; it must round-trip."""
     block = block_for(sandbox, "sqr")
     first, second = block.get_token(), block.get_token(force_refresh=True)
     writer = PrefectTokenStore()
     writer.write("in-place", first)
-    writer.write("in-place", second)  # the fast path (no exception may be swallowed here)
+
+    def no_second_save(*args, **kwargs):
+        raise AssertionError("the second write must be the one-call update, not a save")
+
+    monkeypatch.setattr(StoredVendorToken, "save", no_second_save)
+    writer.write("in-place", second)  # the fast path; a failed update would fall back to save
     assert PrefectTokenStore().read("in-place").fingerprint == second.fingerprint
 
 

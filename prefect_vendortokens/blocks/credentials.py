@@ -1,7 +1,7 @@
 """``VendorCredentials``: one vendor account as a Prefect block.
 
 The block is configuration. Tokens live in the process-wide ``TokenManager`` for the account
-(``manager.py``), so loading the same block in a hundred tasks of one flow run costs one token.
+(``engine/manager.py``), so loading the same block in a hundred tasks of one flow run costs one token.
 """
 
 from __future__ import annotations

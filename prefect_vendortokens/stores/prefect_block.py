@@ -107,13 +107,19 @@ class PrefectTokenStore:
         saved = self._saved.get(key)
         if saved is None or saved._block_document_id is None:
             return None
-        # The saved instance carries the document, schema and type ids: update it in place.
-        saved.token = SecretStr(dump_token(token))
-        saved.fingerprint, saved.vendor, saved.expires_at = token.fingerprint, token.vendor, token.expires_at
-        saved.credentials_block, saved.token_url = self.about.block, self.about.token_url or None
-        document = saved._to_block_document(name=self.block_name(key), include_secrets=True)
+        # The document's data as Prefect stores it, built directly: Prefect's own
+        # _to_block_document costs ~30 ms of CPU per call, which a rotation of a thousand
+        # accounts would pay a thousand times.
+        data = {
+            "token": dump_token(token),
+            "fingerprint": token.fingerprint,
+            "vendor": token.vendor,
+            "expires_at": token.expires_at.isoformat(),
+            "credentials_block": self.about.block,
+            "token_url": self.about.token_url or None,
+        }
         return saved._block_document_id, BlockDocumentUpdate(
-            **document.model_dump(include={"block_schema_id", "data"})
+            block_schema_id=saved._block_schema_id, data=data
         )
 
 

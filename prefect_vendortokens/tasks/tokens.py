@@ -4,7 +4,7 @@ They never let Prefect persist or cache a token: ``persist_result=False`` overri
 ``PREFECT_RESULTS_PERSIST_BY_DEFAULT``, and ``NO_CACHE`` because every ``SecretStr`` hashes alike
 (a cached task would hand back another account's or a stale token). The token they return lives
 in memory only; pickled, it would lose its secret (see ``AccessToken``). Retryable errors are
-retried inside the task (Retry-After honoured, see ``retry.py``); rejected credentials fail at once.
+retried inside the task (Retry-After honoured, see ``engine/retry.py``); rejected credentials fail at once.
 Log lines show the vendor, fingerprint and expiry only.
 """
 
@@ -17,22 +17,20 @@ from prefect.cache_policies import NO_CACHE
 
 from ..blocks.credentials import VendorCredentials, aload_credentials, load_credentials
 from ..core.token import AccessToken
-from ..engine.manager import TokenManager
+from ..engine.manager import TokenManager, WantArgs
 from ..engine.retry import Retrying, RetryPolicy, aretry, retry
 
 DEFAULT_RETRY = RetryPolicy()
 _SAFE: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
 
 
-def _obtain(
-    credentials: VendorCredentials | str, want: dict[str, bool], policy: RetryPolicy | None
-) -> AccessToken:
+def _obtain(credentials: VendorCredentials | str, want: WantArgs, policy: RetryPolicy | None) -> AccessToken:
     manager = load_credentials(credentials).manager()
     return _logged(manager, retry(lambda: manager.get_token(**want), _retrying(policy)))
 
 
 async def _aobtain(
-    credentials: VendorCredentials | str, want: dict[str, bool], policy: RetryPolicy | None
+    credentials: VendorCredentials | str, want: WantArgs, policy: RetryPolicy | None
 ) -> AccessToken:
     manager = (await aload_credentials(credentials)).manager()
     return _logged(manager, await aretry(lambda: manager.aget_token(**want), _retrying(policy)))
@@ -48,9 +46,9 @@ def _logged(manager: TokenManager, token: AccessToken) -> AccessToken:
 
 
 # What each task asks the manager for.
-_GET = {"force": False, "use_refresh": True}
-_FETCH = {"force": True, "use_refresh": False}
-_REFRESH = {"force": True, "use_refresh": True}
+_GET: WantArgs = {}  # a plain call: the cached token if it is valid
+_FETCH: WantArgs = {"force": True, "use_refresh": False}
+_REFRESH: WantArgs = {"force": True}
 
 
 @task(name="get-vendor-token", **_SAFE)

@@ -1,7 +1,7 @@
 """``TokenClient``: the sync and async drivers around the sans-IO request/response core.
 
-Each public method builds a ``TokenRequest`` (``request.py``), sends it, and hands the answer to
-``parse_token_response`` (``response.py``). Sending is one coroutine, ``_exchange``: the whole
+Each public method builds a ``TokenRequest`` (``core/request.py``), sends it, and hands the answer to
+``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``_exchange``: the whole
 exchange (connect, request, headers, body) runs under one deadline, the block's ``timeout``,
 whatever a server trickles (httpx's timeouts are per read), and the body stops at
 ``MAX_RESPONSE_BYTES``. The sync driver runs that coroutine on a private event loop in a helper

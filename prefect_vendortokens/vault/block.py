@@ -1,7 +1,7 @@
 """``VaultCredentials``: a HashiCorp Vault (or OpenBao) connection as a Prefect block.
 
 The block is configuration; the authenticated client, its renewals and the read cache live in
-a process-wide ``VaultSession`` (``vault_session.py``), so every load of the block shares them.
+a process-wide ``VaultSession`` (``vault/session.py``), so every load of the block shares them.
 """
 
 from __future__ import annotations
