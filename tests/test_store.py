@@ -230,3 +230,39 @@ def test_a_vault_lock_whose_lease_ended_can_be_taken_over() -> None:
         assert lock.try_acquire("acct") is None
         taker.release()
         assert lock.try_acquire("acct") is not None
+
+
+def test_a_lock_taken_after_we_stopped_waiting_is_released(sandbox, monkeypatch) -> None:
+    """A lock call that outlives its bound (a stalled server that answers later) must not leave
+    the lock taken: nobody would release it, and every process would wait out its lease."""
+    import threading
+
+    from prefect_vendortokens.engine import manager as manager_module
+
+    monkeypatch.setattr(manager_module, "STORE_CALL_TIMEOUT", 0.3)
+    released = threading.Event()
+
+    class Lease:
+        def release(self) -> None:
+            released.set()
+
+    class StallingStore:
+        name = "stalling"
+
+        def __init__(self) -> None:
+            self.lock = self
+
+        def try_acquire(self, key: str) -> Lease:
+            threading.Event().wait(1.0)  # answers, but after the bound
+            return Lease()
+
+        def read(self, key: str) -> None:
+            return None
+
+        def write(self, key: str, token: object) -> None:
+            pass
+
+    block = block_for(sandbox, "oauth2")
+    manager = TokenManager(block.cache_key(), block._source(), store=StallingStore(), label="stalling")
+    assert manager.get_token().is_valid()  # a new grant without the lock
+    assert released.wait(10), "the late lock was never released"

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol, TypedDict, Unpack, assert_never
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
 
 from ..core.errors import TokenError, TokenStoreError, TokenTransportError
 from ..core.token import AccessToken
@@ -266,9 +266,7 @@ class _Performer:
                     lambda: self._store().write(m.store_key, token), "writing the token"
                 )
             case TryLock():
-                self.lease = await self._blocking(
-                    lambda: self._store().lock.try_acquire(m.store_key), "the refresh lock"
-                )
+                self.lease = await self._take_lock()
                 return self.lease is not None
             case ReleaseLock():
                 lease, self.lease = self.lease, None
@@ -296,6 +294,34 @@ class _Performer:
             raise
         m._tell(grant, token, None)
         return token
+
+    async def _take_lock(self) -> Lease | None:
+        """The lock, bounded. A call we stopped waiting for may still get the lock later (a
+        server that stalled, then answered): it then releases it at once, since nobody would,
+        and the lock would stay taken until its lease ended."""
+        store, key = self._store(), self.manager.store_key
+        guard = threading.Lock()
+        state: dict[str, Any] = {"abandoned": False, "lease": None}
+
+        def take() -> Lease | None:
+            lease = store.lock.try_acquire(key)
+            with guard:
+                if not state["abandoned"]:
+                    state["lease"] = lease
+                    return lease
+            if lease is not None:
+                _release_quietly(lease)
+            return None
+
+        try:
+            return await self._blocking(take, "the refresh lock")  # type: ignore[return-value]
+        except TokenStoreError:
+            with guard:
+                state["abandoned"] = True
+                late = state["lease"]  # taken just as we stopped waiting
+            if late is not None:
+                threading.Thread(target=_release_quietly, args=(late,), daemon=True).start()
+            raise
 
     def _store(self) -> TokenStore:
         assert self.manager.store is not None  # noqa: S101 - the plan asks only when shared
