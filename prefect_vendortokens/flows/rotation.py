@@ -8,6 +8,7 @@ deploy-rotation``, or ``prefect deploy`` with the package's prefect.yaml):
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -75,8 +76,11 @@ def rotate_batch(
         except Exception as exc:
             return _failed_row(name, exc)
 
+    # Each account in a copy of this task's context: Prefect's settings (the API URL of a
+    # temporary_settings block, the run context) are context variables a plain thread lacks.
     with ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="rotate") as pool:
-        return list(pool.map(row, block_names))
+        futures = [pool.submit(contextvars.copy_context().run, row, name) for name in block_names]
+        return [future.result() for future in futures]
 
 
 def _rotate(block_name: str, horizon_seconds: float, logger: Any) -> dict[str, Any]:
