@@ -5,8 +5,11 @@ from typing import TYPE_CHECKING, Any
 
 from .core.dialect import BodyEncoding, ClientAuth, ExpiresAtFormat, TokenDialect
 from .core.errors import (
+    AuthorizationError,
+    AuthorizationRequiredError,
     CredentialsRejectedError,
     DialectError,
+    DiscoveryError,
     RateLimitedError,
     TokenError,
     TokenRejectedError,
@@ -29,6 +32,7 @@ from .engine.auth import VendorTokenAuth
 from .engine.manager import TokenManager, clear_token_cache
 from .engine.retry import RetryPolicy
 from .transport.client import TokenClient
+from .transport.discovery import ServerMetadata, adiscover, discover
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials
@@ -61,16 +65,20 @@ __version__ = "0.1.0"
 __all__ = [
     "DIALECT_NAMES",
     "AccessToken",
+    "AuthorizationError",
+    "AuthorizationRequiredError",
     "BodyEncoding",
     "ClientAuth",
     "CredentialsRejectedError",
     "DialectError",
+    "DiscoveryError",
     "ExpiresAtFormat",
     "ExpirySource",
     "Pkce",
     "RateLimitedError",
     "RedactedTokenError",
     "RetryPolicy",
+    "ServerMetadata",
     "TokenClient",
     "TokenDialect",
     "TokenError",
@@ -90,6 +98,8 @@ __all__ = [
     "VendorCredentials",
     "VendorTokenAuth",
     "VendorUnavailableError",
+    "adiscover",
     "clear_token_cache",
+    "discover",
     "get_dialect",
 ]

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, PrivateAttr, SecretStr, model_validator
 
-from ..core.dialect import TokenDialect
+from ..core.dialect import ClientAuth, TokenDialect
 from ..core.errors import (
     BlockNotFoundError,
     DialectError,
@@ -29,7 +30,8 @@ from ..core.presets import DIALECT_NAMES, get_dialect
 from ..core.response import safe_url
 from ..core.token import AccessToken
 from ..engine.auth import VendorTokenAuth
-from ..engine.manager import ClientSource, StaticClientSource, TokenManager, manager_for
+from ..engine.consent import CONSENT_TIMEOUT, run_consent
+from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manager_for
 from ..stores.base import StoreLabel, StoreRequest, TokenStore
 from ..stores.registry import STORES
 from ..transport.client import TokenClient
@@ -37,7 +39,15 @@ from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
 from ..vault.source import SecretRef, VaultClientSource
 from . import events
 from .loading import TypedLoadErrors
-from .settings import HttpSettings, TokenStoreSettings, VaultSecretPath, nest_flat_settings
+from .settings import (
+    CLIENT_AUTH_METHODS,
+    AuthorizationSettings,
+    ClientAuthSettings,
+    HttpSettings,
+    TokenStoreSettings,
+    VaultSecretPath,
+    nest_flat_settings,
+)
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -84,7 +94,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     token_url: str = Field(
         default="",
         title="Token URL",
-        description="The token endpoint; empty for the vendor's documented URL (oauth2 and custom need one).",
+        description="The token endpoint; empty for the vendor's documented URL or the issuer's metadata.",
     )
     client_id: str = Field(
         default="",
@@ -97,6 +107,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         description="Stored encrypted by Prefect. Leave empty when the secret comes from Vault.",
     )
     scopes: list[str] = Field(default_factory=list, title="Scopes", description="Scopes to ask for.")
+    grant: Literal["client_credentials", "authorization_code"] = Field(
+        default="client_credentials",
+        title="Grant",
+        description="client_credentials: the app's own tokens. authorization_code: a user's, after "
+        "their consent, given once with `prefect-vendortokens authorize BLOCK`; the refresh token "
+        "is kept in the shared token store and renewed there.",
+    )
+    issuer: str = Field(
+        default="",
+        title="Issuer (discovery)",
+        description="An OAuth 2.0 / OpenID Connect issuer URL: the token and authorization endpoints "
+        "come from its metadata (RFC 8414). Leave Token URL empty.",
+    )
     extra: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
         title="Extra values",
@@ -121,6 +144,16 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         default=None,
         title="Vault for the token store",
         description="For store 'vault'; empty to use the Vault for the client secret.",
+    )
+    client_auth: ClientAuthSettings = Field(
+        default_factory=ClientAuthSettings,
+        title="Client authentication",
+        description="The vendor's own way, or an OAuth method (private_key_jwt, public client).",
+    )
+    authorization: AuthorizationSettings = Field(
+        default_factory=AuthorizationSettings,
+        title="User authorization",
+        description="For grant authorization_code: the consent's endpoint, redirect and parameters.",
     )
     http: HttpSettings = Field(
         default_factory=HttpSettings, title="Advanced HTTP settings", description="Timeout, TLS, margin."
@@ -160,21 +193,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         if self.vendor == "custom" and self.dialect is None:
             raise ValueError(f"{name}: vendor 'custom' needs a Custom dialect")
         url = self.effective_token_url
-        if not url:
-            raise ValueError(f"{name}: no Token URL given and the {self.vendor!r} preset has no default")
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            raise ValueError(f"{name}: token_url has an invalid port") from None
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"{name}: token_url must be an http(s) URL, got {parts.scheme or 'no'} scheme")
-        if parts.scheme == "http" and not (self.http.allow_insecure_http or _is_loopback(parts.hostname)):
+        if not url and not self.issuer.strip():
             raise ValueError(
-                f"{name}: token_url uses plain http on {parts.hostname}; use https, a loopback host, "
-                "or set allow_insecure_http"
+                f"{name}: no Token URL given (nor an Issuer) and the {self.vendor!r} preset has no default"
             )
+        for field, value in (
+            ("token_url", url),
+            ("issuer", self.issuer.strip()),
+            ("authorization.authorization_url", self.authorization.authorization_url.strip()),
+        ):
+            if value:
+                self._check_url(name, field, value)
         self._check_secrets(name)
+        self._check_grant(name)
         kind = STORES.get(self.token_store.kind)
         if kind is not None and kind.needs_vault and self.token_store_vault is None and self.vault is None:
             raise ValueError(
@@ -182,8 +213,25 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             )
         return self
 
+    def _check_url(self, name: str, field: str, url: str) -> None:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ValueError(f"{name}: {field} has an invalid port") from None
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"{name}: {field} must be an http(s) URL, got {parts.scheme or 'no'} scheme")
+        if parts.scheme == "http" and not (self.http.allow_insecure_http or _is_loopback(parts.hostname)):
+            raise ValueError(
+                f"{name}: {field} uses plain http on {parts.hostname}; use https, a loopback host, "
+                "or set allow_insecure_http"
+            )
+
     def _check_secrets(self, name: str) -> None:
+        auth = self.effective_dialect.client_auth
         inline_secret = self.client_secret.get_secret_value().strip()
+        inline_key = self.client_auth.private_key.get_secret_value().strip()
+        wants_secret = auth not in (ClientAuth.NONE, ClientAuth.PRIVATE_KEY_JWT)
         if self.vault is not None:
             if not self.vault_secret.path.strip():
                 raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")
@@ -191,10 +239,41 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
                 raise ValueError(
                     f"{name}: give either an inline client_secret or a Vault reference, not both"
                 )
+            if inline_key:
+                raise ValueError(f"{name}: give either an inline private key or a Vault reference, not both")
             return
-        if not self.client_id.strip() or not inline_secret:
+        if not self.client_id.strip() and wants_secret:
             raise ValueError(
                 f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
+            )
+        if not self.client_id.strip():
+            raise ValueError(f"{name}: client_id is required (non-empty), or a Vault block and path")
+        if wants_secret and not inline_secret:
+            raise ValueError(
+                f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
+            )
+        if auth is ClientAuth.PRIVATE_KEY_JWT and not inline_key:
+            raise ValueError(
+                f"{name}: private_key_jwt needs client_auth.private_key, or a Vault block and path"
+            )
+
+    def _check_grant(self, name: str) -> None:
+        if self.grant != "authorization_code":
+            return
+        dialect = self.effective_dialect
+        if not (dialect.authorization_code_grant and dialect.refresh_grant):
+            raise ValueError(
+                f"{name}: grant authorization_code needs a vendor with the authorization-code and "
+                f"refresh grants; {dialect.name!r} lacks one (pick oauth2, slashid or a custom dialect)"
+            )
+        if self.token_store.kind == "memory":
+            raise ValueError(
+                f"{name}: grant authorization_code keeps its refresh token in a shared store; "
+                "choose token store prefect, vault or auto"
+            )
+        if not (self.authorization.authorization_url.strip() or self.issuer.strip()):
+            raise ValueError(
+                f"{name}: grant authorization_code needs authorization.authorization_url or an issuer"
             )
 
     # --- configuration ------------------------------------------------------------------
@@ -204,11 +283,18 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     @property
     def effective_dialect(self) -> TokenDialect:
-        return self.dialect if self.dialect is not None else get_dialect(self.vendor)
+        dialect = self.dialect if self.dialect is not None else get_dialect(self.vendor)
+        method = self.client_auth.method
+        if method == "vendor default":
+            return dialect
+        return dialect.model_copy(update={"client_auth": ClientAuth(CLIENT_AUTH_METHODS[method])})
 
     @property
     def effective_token_url(self) -> str | None:
-        return self.token_url.strip() or self.effective_dialect.default_token_url
+        """The configured token URL; empty with an issuer (discovery finds it at use time)."""
+        return self.token_url.strip() or (
+            "" if self.issuer.strip() else self.effective_dialect.default_token_url
+        )
 
     def _verify(self) -> bool | ssl.SSLContext:
         path = self.http.ca_bundle_path.strip()
@@ -230,6 +316,9 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "client_id": self.client_id,
             "scopes": sorted(self.scopes),
             "extra": self.extra,
+            # Only when set, so the keys (and stored tokens) of existing blocks stay as they were.
+            **({"issuer": self.issuer.strip()} if self.issuer.strip() else {}),
+            **({"grant": self.grant} if self.grant != "client_credentials" else {}),
             "vault": None
             if self.vault is None
             else {"session": self.vault.session_key(), **self.vault_secret.model_dump()},
@@ -240,6 +329,9 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         account = self._account()
         if self.client_secret.get_secret_value():  # a changed inline secret is a different account
             account["secret"] = hashlib.sha256(self.client_secret.get_secret_value().encode()).hexdigest()
+        if self.client_auth.private_key.get_secret_value():
+            key = self.client_auth.private_key.get_secret_value().encode()
+            account["private_key"] = hashlib.sha256(key).hexdigest()
         return _digest(account)
 
     def cache_key(self) -> str:
@@ -251,40 +343,72 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "account": self.account_key(),
             "http": self.http.model_dump(),
             "store": self.token_store.model_dump(),
+            "client_auth": self.client_auth.model_dump(exclude={"private_key"}),
             "store_vault": None if store_vault is None else store_vault.session_key(),
         }
         return _digest(behaviour)
 
-    def _token_client(self, client_id: str, client_secret: SecretStr) -> TokenClient:
-        return TokenClient(
-            self.effective_dialect,
-            self.effective_token_url,
-            client_id,
-            client_secret,
-            scopes=self.scopes,
-            extra=self.extra,
-            timeout=self.http.timeout,
-            verify=self._verify(),
-        )
+    def _token_client(
+        self, client_id: str, client_secret: SecretStr, private_key: SecretStr | None = None
+    ) -> TokenClient:
+        """The account's client; with an issuer, its endpoints come from discovery (a blocking
+        read, cached per process: the manager builds clients in a thread)."""
+        options: dict[str, Any] = {
+            "scopes": self.scopes,
+            "extra": self.extra,
+            "timeout": self.http.timeout,
+            "verify": self._verify(),
+            "authorization_url": self.authorization.authorization_url.strip() or None,
+            "private_key": private_key or self.client_auth.private_key,
+            "key_id": self.client_auth.key_id.strip(),
+            "signing_alg": self.client_auth.signing_alg.strip(),
+            "assertion_audience": self.client_auth.assertion_audience.strip(),
+        }
+        dialect, url = self.effective_dialect, self.effective_token_url
+        if self.issuer.strip():
+            options["authorization_url"] = options["authorization_url"] or None
+            client = TokenClient.from_issuer(
+                dialect, self.issuer.strip(), client_id, client_secret, **options
+            )
+            if url:  # an explicit token URL wins over the metadata's
+                client = TokenClient(
+                    dialect,
+                    url,
+                    client_id,
+                    client_secret,
+                    **{**options, "authorization_url": client.authorization_url_base},
+                )
+            return client
+        return TokenClient(dialect, url, client_id, client_secret, **options)
 
     def _source(self) -> ClientSource:
         if self.vault is not None:
             ref = self.vault_secret
+            auth = self.effective_dialect.client_auth
             return VaultClientSource(
                 self.vault,
-                SecretRef(ref.path, ref.mount, ref.version or None, ref.client_id_key, ref.client_secret_key),
+                SecretRef(
+                    ref.path,
+                    ref.mount,
+                    ref.version or None,
+                    ref.client_id_key,
+                    "" if auth in (ClientAuth.NONE, ClientAuth.PRIVATE_KEY_JWT) else ref.client_secret_key,
+                    ref.private_key_key if auth is ClientAuth.PRIVATE_KEY_JWT else "",
+                ),
                 client_id=self.client_id.strip(),
                 label=self._label(),
                 make_client=self._token_client,
             )
-        return StaticClientSource(self._token_client(self.client_id.strip(), self.client_secret))
+        return LazyClientSource(lambda: self._token_client(self.client_id.strip(), self.client_secret))
 
     def store_kind(self) -> str:
         """The shared store this block uses: the configured kind, with 'auto' resolved."""
         kind = self.token_store.kind
         if kind != "auto":
             return kind
-        chosen = "prefect" if events.prefect_api_available() else "memory"
+        # A user's grant lives only in a shared store (authorize writes it there).
+        shared = self.grant == "authorization_code" or events.prefect_api_available()
+        chosen = "prefect" if shared else "memory"
         key = self.account_key()
         if key not in _STORE_NOTED:
             _STORE_NOTED.add(key)
@@ -334,6 +458,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             label=self._label(),
             make_store=self._store,
             store_key=self.account_key(),
+            user_grant=self.grant == "authorization_code",
         )
         events.watch(
             manager,
@@ -350,6 +475,47 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         before = manager.requests
         token = manager.get_token(min_ttl=horizon)
         return token, manager.requests != before
+
+    def authorize(
+        self,
+        *,
+        show_url: Callable[[str], None] = print,
+        port: int | None = None,
+        timeout: float = CONSENT_TIMEOUT,
+    ) -> AccessToken:
+        """Run the user's consent for grant authorization_code (what `prefect-vendortokens
+        authorize` does): ``show_url`` gets the authorization URL to open; the redirect comes
+        back on ``127.0.0.1:port``. The token and its refresh token go to the shared store under
+        the refresh lock; returns the token. Interactive, so sync only."""
+        if self.grant != "authorization_code":
+            raise DialectError(
+                f"{self._label()}: grant is {self.grant}; authorize is for grant authorization_code",
+                vendor=self.vendor,
+            )
+        manager = self.manager()
+        client = manager.source.client(True)
+        settings = self.authorization
+        if not client.authorization_url_base:
+            raise DialectError(
+                f"{self._label()}: no authorization endpoint (set authorization.authorization_url, or "
+                "an issuer whose metadata has one)",
+                vendor=self.vendor,
+            )
+        token = run_consent(
+            client,
+            show_url=show_url,
+            port=settings.redirect_port if port is None else port,
+            path=settings.redirect_path,
+            extra_params=settings.extra_params,
+            timeout=timeout,
+        )
+        if token.refresh_token is None:
+            logger.warning(
+                "%s: the vendor issued no refresh token; the grant ends when this token expires "
+                "(ask for offline access, e.g. scope offline_access with prompt=consent)",
+                self._label(),
+            )
+        return manager.install(token)
 
     # --- tokens -------------------------------------------------------------------------
     async def aget_token(self, force_refresh: bool = False) -> AccessToken:

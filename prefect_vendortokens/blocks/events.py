@@ -22,6 +22,8 @@ logger = logging.getLogger("prefect_vendortokens")
 
 TOKEN_REFRESHED = "prefect-vendortokens.token.refreshed"
 REFRESH_FAILED = "prefect-vendortokens.token.refresh-failed"
+# A user-authorized account lost its grant (revoked, expired, reused): a person must consent again.
+AUTHORIZATION_REQUIRED = "prefect-vendortokens.authorization.required"
 ROTATION_COMPLETED = "prefect-vendortokens.rotation.completed"
 ROTATION_FAILED = "prefect-vendortokens.rotation.failed"
 
@@ -89,7 +91,8 @@ def watch(manager: TokenManager, *, block_name: str | None, block_id: Any, vendo
             }
             _emit(TOKEN_REFRESHED, resource, related, payload)
         elif error is not None:
-            _emit(REFRESH_FAILED, resource, related, payload | error_payload(error))
+            event = AUTHORIZATION_REQUIRED if grant == "authorize" else REFRESH_FAILED
+            _emit(event, resource, related, payload | error_payload(error))
 
     listener._vendortokens_events = True  # type: ignore[attr-defined]
     manager.listeners.append(listener)

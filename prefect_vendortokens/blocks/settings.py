@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from ..stores.registry import STORES
 
@@ -61,6 +61,83 @@ class VaultSecretPath(_Group):
     )
     client_secret_key: str = Field(
         default="client_secret", title="Client secret key", description="Key of the client secret."
+    )
+    private_key_key: str = Field(
+        default="private_key",
+        title="Private key key",
+        description="Key of the private key (PEM or JWK), for client authentication private_key_jwt.",
+    )
+
+
+# The OAuth names of the methods (OpenID Connect Core 9) -> the dialect's ``client_auth`` value.
+CLIENT_AUTH_METHODS: dict[str, str] = {
+    "client_secret_basic": "basic",
+    "client_secret_post": "body",
+    "client_secret_jwt": "client_secret_jwt",
+    "private_key_jwt": "private_key_jwt",
+    "none": "none",
+}
+ClientAuthMethod = Literal[("vendor default", *CLIENT_AUTH_METHODS)]  # type: ignore[valid-type]
+
+
+class ClientAuthSettings(_Group):
+    """How the client proves who it is at the token endpoint; the vendor's own way by default."""
+
+    model_config = ConfigDict(title="Client authentication settings")
+
+    method: ClientAuthMethod = Field(
+        default="vendor default",
+        title="Method",
+        description=(
+            "vendor default: as the vendor's dialect says. client_secret_basic / client_secret_post: "
+            "the secret in a Basic header / in the body. client_secret_jwt: an HMAC-signed assertion. "
+            "private_key_jwt: an assertion signed with the private key below (RFC 7523). none: a "
+            "public client (client ID only, with PKCE)."
+        ),
+    )
+    private_key: SecretStr = Field(
+        default=SecretStr(""),
+        title="Private key",
+        description="For private_key_jwt: a PEM private key or a private JWK, stored encrypted "
+        "(or leave empty and keep it in Vault).",
+    )
+    key_id: str = Field(
+        default="", title="Key ID (kid)", description="The key's id as registered with the vendor."
+    )
+    signing_alg: str = Field(
+        default="", title="Signing algorithm", description="e.g. RS256, PS256, ES256; empty: from the key."
+    )
+    assertion_audience: str = Field(
+        default="",
+        title="Assertion audience",
+        description="The assertion's aud; empty for the token URL. Some servers want the issuer.",
+    )
+
+
+class AuthorizationSettings(_Group):
+    """The user consent of grant authorization_code, run once by `prefect-vendortokens authorize`."""
+
+    model_config = ConfigDict(title="User authorization settings")
+
+    authorization_url: str = Field(
+        default="",
+        title="Authorization URL",
+        description="The vendor's authorization endpoint; empty to read it from the issuer's metadata.",
+    )
+    redirect_port: int = Field(
+        default=8765,
+        ge=1,
+        le=65535,
+        title="Redirect port",
+        description="Loopback port of the redirect (register http://127.0.0.1:<port><path> with the vendor).",
+    )
+    redirect_path: str = Field(
+        default="/callback", title="Redirect path", description="Path of the redirect URI."
+    )
+    extra_params: dict[str, str] = Field(
+        default_factory=dict,
+        title="Extra authorization parameters",
+        description="Added to the authorization URL, e.g. prompt=consent, audience, resource.",
     )
 
 

@@ -23,12 +23,19 @@ class BodyEncoding(StrEnum):
 
 
 class ClientAuth(StrEnum):
-    """Where the client id and secret go."""
+    """How the client proves who it is (RFC 6749 2.3, OpenID Connect Core 9)."""
 
     BASIC = "basic"  # RFC 6749 client_secret_basic
     BODY = "body"  # client_secret_post (or JSON fields)
     QUERY = "query"
     BASIC_AND_QUERY = "basic_and_query"  # Basic, plus the client id as a query parameter (SQOD)
+    NONE = "none"  # a public client: the client id only (with PKCE for the code grant)
+    PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 2.2 assertion signed with the client's key
+    CLIENT_SECRET_JWT = "client_secret_jwt"  # the same, an HMAC of the client secret
+
+
+# The methods whose secret never travels; the others send the client secret itself.
+ASSERTION_AUTH = (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT)
 
 
 class ExpiresAtFormat(StrEnum):
@@ -178,8 +185,12 @@ class TokenDialect(BaseModel):
     def _check(self) -> TokenDialect:
         if not self.access_token_path:
             raise ValueError(f"dialect {self.name!r}: access_token_path needs at least one path")
-        if self.body_encoding is BodyEncoding.NONE and self.client_auth is ClientAuth.BODY:
-            raise ValueError(f"dialect {self.name!r}: client_auth 'body' needs a body; pick a body_encoding")
+        body_auth = (ClientAuth.BODY, ClientAuth.NONE, *ASSERTION_AUTH)
+        if self.body_encoding is BodyEncoding.NONE and self.client_auth in body_auth:
+            raise ValueError(
+                f"dialect {self.name!r}: client_auth {self.client_auth.value!r} needs a body; "
+                "pick a body_encoding"
+            )
         grants = (self.client_credentials_grant, self.refresh_grant, self.authorization_code_grant)
         if self.grant_type_field and not any(grants):
             raise ValueError(f"dialect {self.name!r}: no grant is enabled")

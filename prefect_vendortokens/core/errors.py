@@ -102,6 +102,17 @@ class CredentialsRejectedError(TokenRejectedError):
     """The vendor rejected the client credentials or grant (invalid_client, invalid_grant, 401)."""
 
 
+class AuthorizationRequiredError(CredentialsRejectedError):
+    """A user-authorized account has no usable grant: never authorized here, or the vendor
+    revoked or expired its refresh token. A person must consent again
+    (``prefect-vendortokens authorize BLOCK``); retrying cannot help."""
+
+
+class AuthorizationError(TokenError):
+    """The consent run by ``authorize`` did not complete: the user or the server refused, the
+    ``state`` did not match, or no answer came before the deadline."""
+
+
 class VendorUnavailableError(TokenError):
     """The vendor is down or overloaded (5xx, 408). Worth retrying, after ``retry_after`` if set."""
 
@@ -134,6 +145,10 @@ class TokenTransportError(TokenError):
     """The request never got an HTTP answer (connection refused, timeout, TLS failure)."""
 
     retryable = True
+
+
+class DiscoveryError(TokenTransportError):
+    """The issuer's metadata (RFC 8414 / OpenID Connect discovery) could not be had or used."""
 
 
 class TokenStoreError(TokenError):

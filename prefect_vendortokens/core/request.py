@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -26,6 +27,12 @@ class ClientCredentials:
     client_secret: SecretStr
     scopes: tuple[str, ...] = ()
     extra: dict[str, JsonValue] = field(default_factory=dict)
+    # private_key_jwt: the key (PEM or JWK), its ``kid``, the algorithm (empty: from the key) and
+    # the assertion's audience (empty: the token URL, as RFC 7523 3 suggests).
+    private_key: SecretStr | None = None
+    key_id: str = ""
+    signing_alg: str = ""
+    assertion_audience: str = ""
 
     def __repr__(self) -> str:
         return f"ClientCredentials(token_url={self.token_url!r}, client_id={self.client_id!r})"
@@ -66,8 +73,11 @@ class TokenRequest:
     secrets: tuple[str, ...] = field(repr=False, default=())
 
 
-def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: Grant) -> TokenRequest:
-    """The HTTP request that asks ``dialect``'s vendor for a token with ``grant``."""
+def build_token_request(
+    dialect: TokenDialect, creds: ClientCredentials, grant: Grant, *, now: int | None = None
+) -> TokenRequest:
+    """The HTTP request that asks ``dialect``'s vendor for a token with ``grant``. ``now`` (epoch
+    seconds) dates a client assertion; the clock when not given."""
     vendor = dialect.name
     fields: dict[str, JsonValue] = {}
     query: dict[str, str] = {}
@@ -121,6 +131,15 @@ def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: 
     secret = creds.client_secret.get_secret_value()
     if not creds.client_id:
         raise DialectError(f"vendor {vendor!r}: the client id is empty", vendor=vendor)
+    carried = [secret]
+    if dialect.client_auth is ClientAuth.NONE:
+        fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
+    if dialect.client_auth in (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT):
+        assertion = _assertion(dialect, creds, int(time.time()) if now is None else now)
+        fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
+        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion"] = assertion
+        carried.append(assertion)  # replayable until it expires: scrubbed like a secret
     if dialect.client_auth in (ClientAuth.BASIC, ClientAuth.BASIC_AND_QUERY):
         headers["Authorization"] = _basic(creds.client_id, secret, dialect.basic_auth_urlencode)
     if dialect.client_auth in (ClientAuth.QUERY, ClientAuth.BASIC_AND_QUERY):
@@ -141,7 +160,7 @@ def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: 
     elif dialect.body_encoding is BodyEncoding.QUERY:
         query.update({k: _form_value(v) for k, v in fields.items()})
 
-    carried = [secret, *(v.get_secret_value() for v in _grant_secrets(grant))]
+    carried += [v.get_secret_value() for v in _grant_secrets(grant)]
     if "Authorization" in headers:
         basic = headers["Authorization"].removeprefix("Basic ")
         carried += [basic, base64.b64decode(basic).decode("utf-8", "replace")]
@@ -155,6 +174,28 @@ def build_token_request(dialect: TokenDialect, creds: ClientCredentials, grant: 
         content=content,
         grant=grant_name,
         secrets=tuple(carried),
+    )
+
+
+def _assertion(dialect: TokenDialect, creds: ClientCredentials, now: int) -> str:
+    # Imported here: joserfc brings cryptography, which plain client-secret users need not load.
+    from .assertion import client_assertion, load_private_key, secret_key
+
+    vendor = dialect.name
+    if dialect.client_auth is ClientAuth.CLIENT_SECRET_JWT:
+        key = secret_key(creds.client_secret.get_secret_value(), vendor=vendor)
+    else:
+        if creds.private_key is None or not creds.private_key.get_secret_value().strip():
+            raise DialectError("private_key_jwt needs a private key; none is configured", vendor=vendor)
+        key = load_private_key(creds.private_key.get_secret_value(), vendor=vendor)
+    return client_assertion(
+        key,
+        client_id=creds.client_id,
+        audience=creds.assertion_audience or creds.token_url.split("?", 1)[0],
+        now=now,
+        key_id=creds.key_id,
+        alg=creds.signing_alg,
+        vendor=vendor,
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
 
-from ..core.errors import TokenError, TokenStoreError, TokenTransportError
+from ..core.errors import AuthorizationRequiredError, TokenError, TokenStoreError, TokenTransportError
 from ..core.token import AccessToken
 from ..transport.client import TokenClient, run_bounded
 from .deadline import STORE_CALL_TIMEOUT, in_thread_within
@@ -42,6 +42,7 @@ from .plan import (
     Want,
     acquire,
     drive,
+    install,
 )
 
 if TYPE_CHECKING:
@@ -74,6 +75,24 @@ class StaticClientSource:
 
     def client(self, fresh: bool = False) -> TokenClient:
         return self._client
+
+
+class LazyClientSource:
+    """A client built on first use, in the manager's thread (with an issuer, building it reads
+    the issuer's metadata), then kept."""
+
+    reloadable = False
+
+    def __init__(self, make: Callable[[], TokenClient]) -> None:
+        self._make = make
+        self._client: TokenClient | None = None
+        self._lock = threading.Lock()
+
+    def client(self, fresh: bool = False) -> TokenClient:
+        with self._lock:
+            if self._client is None:
+                self._client = self._make()
+            return self._client
 
 
 class WantArgs(TypedDict, total=False):
@@ -112,6 +131,7 @@ class TokenManager:
         label: str = "",
         store: TokenStore | None = None,
         store_key: str | None = None,
+        user_grant: bool = False,
     ) -> None:
         self.key = key
         # The account's key in the shared store and its lock: managers that differ only in
@@ -126,6 +146,7 @@ class TokenManager:
             margin=margin,
             shared=store is not None,
             reloadable=source.reloadable,
+            user_grant=user_grant,
         )
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
@@ -164,6 +185,21 @@ class TokenManager:
             return fresh[0]
         return await self._obtain(Want(**want))
 
+    def install(self, token: AccessToken) -> AccessToken:
+        """Make ``token`` (from a consent, ``authorize``) this account's token, in the shared
+        store under the refresh lock and in this process."""
+        return run_bounded(self.ainstall(token), None)
+
+    async def ainstall(self, token: AccessToken) -> AccessToken:
+        performer = _Performer(self)
+        try:
+            await drive(install(self.account, token), performer)
+        finally:
+            performer.abandon()
+        with self._lock:
+            self._adopt(token)
+        return token
+
     # --- single flight: the one waiter loop ----------------------------------------------
     async def _obtain(self, want: Want) -> AccessToken:
         for _ in range(3):
@@ -199,6 +235,8 @@ class TokenManager:
         try:
             token = await drive(acquire(self.account, want, self._token), performer)
         except TokenError as exc:
+            if isinstance(exc, AuthorizationRequiredError):
+                self._tell("authorize", None, exc)  # a person must act: its own event
             self._finish(future, error=exc)
             raise
         except BaseException:  # cancelled: let a waiter lead instead
@@ -220,8 +258,7 @@ class TokenManager:
         with self._lock:
             self._flight = None
             if token is not None:
-                self._token, self._failure = token, None
-                self._fresh = (token, _monotonic_deadline(token.refresh_at(self.margin)))
+                self._adopt(token)
             elif error is not None:
                 retry_after = getattr(error, "retry_after", None)
                 window = min(retry_after, MAX_FAILURE_WINDOW) if retry_after else FAILURE_WINDOW
@@ -233,6 +270,11 @@ class TokenManager:
             future.set_exception(error)
         elif gone:
             future.set_exception(_LeaderGone())
+
+    def _adopt(self, token: AccessToken) -> None:
+        """The current token (under ``_lock``), and the hot path's copy with its deadline."""
+        self._token, self._failure = token, None
+        self._fresh = (token, _monotonic_deadline(token.refresh_at(self.margin)))
 
     def _tell(self, grant: str, token: AccessToken | None, error: TokenError | None) -> None:
         """Every vendor request's outcome to the listeners (Prefect events); never fails it."""
@@ -377,13 +419,20 @@ def manager_for(
     label: str = "",
     make_store: Callable[[], TokenStore | None] = lambda: None,
     store_key: str | None = None,
+    user_grant: bool = False,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
     with _registry_lock:
         manager = _registry.get(key)
         if manager is None:
             manager = TokenManager(
-                key, make_source(), margin=margin, label=label, store=make_store(), store_key=store_key
+                key,
+                make_source(),
+                margin=margin,
+                label=label,
+                store=make_store(),
+                store_key=store_key,
+                user_grant=user_grant,
             )
             _registry[key] = manager
         return manager

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 
 from ..core.errors import (
+    AuthorizationRequiredError,
     CredentialsRejectedError,
     TokenError,
     TokenRejectedError,
@@ -107,6 +108,10 @@ class Account:
     margin: float | None = None
     shared: bool = False  # a shared store (and its lock) is configured
     reloadable: bool = False  # the credentials can be re-read (from Vault)
+    # The tokens come from a person's consent (authorization-code grant): there is no new grant
+    # without them, only the refresh token, which may rotate, so it is only ever sent under the
+    # lock, from the store's newest copy.
+    user_grant: bool = False
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
 
@@ -127,6 +132,11 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
         try:
             locked = yield TryLock()
         except TokenStoreError as exc:  # the store's lock is down: stay available, stay safe
+            if account.user_grant:  # no new grant without the user; a refresh needs the lock
+                raise TokenStoreError(
+                    f"{exc}; a user-authorized account refreshes only under the lock (a rotated "
+                    "refresh token sent twice revokes the grant)"
+                ) from None
             logger.warning("%s; asking the vendor without it (a new grant, no refresh token sent)", exc)
             return (yield from obtain_fresh(account, None, use_refresh=False))
         if locked:
@@ -142,15 +152,53 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
 
 
 def _locked(account: Account, want: Want, current: AccessToken | None) -> Plan:
-    stored = yield from _read_store(account)  # the holder before us may have just written it
-    if want.accepts(stored, account.margin):
+    if account.user_grant:  # refreshing from a stale copy could resend a rotated refresh token
+        stored = yield StoreRead()
+    else:
+        stored = yield from _read_store(account)  # the holder before us may have just written it
+    if want.accepts(stored, account.margin):  # type: ignore[arg-type]
         return stored  # type: ignore[return-value]
-    token = yield from obtain_fresh(account, stored or current, want.use_refresh)  # newest refresh token
+    token = yield from obtain_fresh(account, newest(stored, current), want.use_refresh)  # type: ignore[arg-type]
     try:
         yield StoreWrite(token)
     except TokenStoreError as exc:
-        logger.warning("%s; the new token is not shared", exc)
+        if account.user_grant:
+            logger.error(
+                "%s; the new refresh token is kept only by this process, which refreshes from it "
+                "until a write succeeds",
+                exc,
+            )
+        else:
+            logger.warning("%s; the new token is not shared", exc)
     return token
+
+
+def install(account: Account, token: AccessToken) -> Plan:
+    """Put a token obtained outside the plan (the consent of ``authorize``) into the store,
+    under the lock, so no process refreshes from the grant being replaced meanwhile. A failed
+    write raises: the grant would otherwise be lost."""
+    if not account.shared:
+        return token
+    deadline = account.clock() + LOCK_TIMEOUT
+    while account.clock() < deadline:
+        if (yield TryLock()):
+            try:
+                yield StoreWrite(token)
+            finally:
+                yield ReleaseLock()
+            return token
+        yield Pause(LOCK_POLL)
+    raise TokenStoreError(f"{account.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
+
+
+def newest(stored: AccessToken | None, current: AccessToken | None) -> AccessToken | None:
+    """The later-issued of the store's token and this process's own: this process's is newer
+    only when its write-back failed, and then its refresh token is the live one."""
+    if stored is None or (
+        current is not None and not current.redacted and current.issued_at > stored.issued_at
+    ):
+        return current
+    return stored
 
 
 def _read_store(account: Account) -> Generator[Op, object, AccessToken | None]:
@@ -169,6 +217,12 @@ def obtain_fresh(account: Account, current: AccessToken | None, use_refresh: boo
     token = yield from _obtain(account, current, use_refresh)
     if token.is_valid(account.margin):
         return token
+    if account.user_grant:
+        raise TokenResponseError(
+            f"{account.label}: the vendor issued a token that is already expired or inside the "
+            f"refresh margin ({token.describe()}); check the vendor's clock and the refresh margin",
+            vendor=token.vendor,
+        )
     logger.warning(
         "%s: the vendor issued %s, already expired; asking once more", account.label, token.describe()
     )
@@ -185,6 +239,8 @@ def obtain_fresh(account: Account, current: AccessToken | None, use_refresh: boo
 def _obtain(account: Account, current: AccessToken | None, use_refresh: bool) -> Plan:
     """Refresh when the vendor allows it, else (or when the refresh is refused) a new grant; on
     rejected credentials re-read them once (a rotated secret) before giving up."""
+    if account.user_grant:
+        return (yield from _refresh_user_grant(account, current))
     if use_refresh and current is not None and current.refresh_token is not None and not current.redacted:
         try:
             return (yield from _answer(Refresh(current)))
@@ -198,6 +254,46 @@ def _obtain(account: Account, current: AccessToken | None, use_refresh: bool) ->
         logger.info("%s: credentials rejected; re-reading them once", account.label)
     yield ReloadCredentials()
     return (yield from _fetch())
+
+
+def _refresh_user_grant(account: Account, current: AccessToken | None) -> Plan:
+    """A user-authorized account's only way to a new token: its refresh token. None, or one the
+    vendor refuses as a grant (revoked, expired, reused), means a person must consent again; a
+    refused client (a rotated secret) is re-read once, as for a new grant."""
+    if current is None or current.refresh_token is None or current.redacted:
+        raise AuthorizationRequiredError(
+            f"{account.label}: not authorized yet (no refresh token in the store); run "
+            "`prefect-vendortokens authorize` for this block",
+            vendor=current.vendor if current is not None else None,
+        )
+    for attempt in range(2):
+        try:
+            return (yield from _answer(Refresh(current)))
+        except CredentialsRejectedError as exc:
+            if _client_refused(exc) and account.reloadable and attempt == 0:
+                logger.info("%s: client credentials rejected; re-reading them once", account.label)
+                yield ReloadCredentials()
+                continue
+            if _client_refused(exc):
+                raise
+            raise AuthorizationRequiredError(
+                f"{account.label}: the vendor refused the refresh token (revoked, expired or "
+                "already used); run `prefect-vendortokens authorize` for this block again",
+                vendor=exc.vendor,
+                token_url=exc.token_url,
+                status=exc.status,
+                vendor_code=exc.vendor_code,
+                vendor_message=exc.vendor_message,
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _client_refused(exc: CredentialsRejectedError) -> bool:
+    """The client, not the grant, was refused (RFC 6749 5.2 invalid_client, or HTTP 401)."""
+    code = (exc.vendor_code or "").lower()
+    return code in ("invalid_client", "unauthorized_client") or (
+        exc.status == 401 and code != "invalid_grant"
+    )
 
 
 def _fetch() -> Plan:

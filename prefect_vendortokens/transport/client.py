@@ -59,9 +59,15 @@ class TokenClient:
         timeout: float = 30.0,
         verify: VerifyTypes = True,
         authorization_url: str | None = None,
+        private_key: SecretStr | str | None = None,
+        key_id: str = "",
+        signing_alg: str = "",
+        assertion_audience: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``transport`` replaces the network (httpx's ``MockTransport``, for unit tests)."""
+        """``private_key`` (PEM or JWK), ``key_id``, ``signing_alg`` and ``assertion_audience``
+        are for the dialect's ``private_key_jwt`` client authentication. ``transport`` replaces
+        the network (httpx's ``MockTransport``, for unit tests)."""
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         url = token_url or self.dialect.default_token_url
         if not url:
@@ -83,6 +89,10 @@ class TokenClient:
             client_secret=client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret),
             scopes=tuple(scopes),
             extra=dict(extra or {}),
+            private_key=SecretStr(private_key) if isinstance(private_key, str) else private_key,
+            key_id=key_id,
+            signing_alg=signing_alg,
+            assertion_audience=assertion_audience,
         )
         self.authorization_url_base = authorization_url
         self.timeout = timeout
@@ -90,6 +100,30 @@ class TokenClient:
         self._transport = transport
         self._ssl: ssl.SSLContext | None = None  # built once: loading the CA bundle costs ~15 ms
         self._ssl_lock = threading.Lock()
+
+    @classmethod
+    def from_issuer(
+        cls,
+        dialect: TokenDialect | str,
+        issuer: str,
+        client_id: str | int = "",
+        client_secret: SecretStr | str = "",
+        **options: Any,
+    ) -> TokenClient:
+        """A client whose token and authorization endpoints come from ``issuer``'s metadata
+        (discovery, cached per process); an explicit ``authorization_url`` wins."""
+        from .discovery import discover
+
+        metadata = discover(
+            issuer,
+            timeout=options.get("timeout", 30.0),
+            verify=options.get("verify", True),
+            transport=options.get("transport"),
+        )
+        options["authorization_url"] = (
+            options.get("authorization_url") or metadata.authorization_endpoint or None
+        )
+        return cls(dialect, metadata.token_endpoint, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
         return (
@@ -113,9 +147,17 @@ class TokenClient:
         return _carry_refresh(token, await self._asend(self._build(self._refresh_grant(token, scopes))))
 
     def authorization_url(
-        self, redirect_uri: str, *, state: str, pkce: Pkce | None = None, scopes: Iterable[str] | None = None
+        self,
+        redirect_uri: str,
+        *,
+        state: str,
+        pkce: Pkce | None = None,
+        scopes: Iterable[str] | None = None,
+        extra_params: Mapping[str, str] | None = None,
     ) -> str:
-        """The URL to send a user to for the authorization-code grant."""
+        """The URL to send a user to for the authorization-code grant. ``extra_params`` adds
+        what a server wants beyond RFC 6749 (``prompt``, ``nonce``, ``audience``, ``resource``);
+        they cannot replace the parameters this method sets."""
         if not self.authorization_url_base:
             raise DialectError("no authorization_url configured", vendor=self.dialect.name)
         params = {
@@ -130,6 +172,12 @@ class TokenClient:
         if pkce is not None:
             params["code_challenge"] = pkce.challenge
             params["code_challenge_method"] = pkce.method
+        clashes = sorted(set(extra_params or {}) & {*params, "code_challenge", "code_challenge_method"})
+        if clashes:
+            raise DialectError(
+                f"extra authorization parameters may not set {', '.join(clashes)}", vendor=self.dialect.name
+            )
+        params.update(extra_params or {})
         sep = "&" if "?" in self.authorization_url_base else "?"
         return f"{self.authorization_url_base}{sep}{urlencode(params)}"
 
@@ -213,23 +261,15 @@ class TokenClient:
         return self._parse(request, status, headers, body, sent_at)
 
     async def _exchange(self, request: TokenRequest) -> tuple[int, httpx.Headers, bytes]:
-        # An AsyncClient belongs to one event loop, and Prefect runs coroutines on several; token
-        # requests are rare (once per lifetime), so an own client per request is the safe choice.
-        async with asyncio.timeout(self.timeout):
-            async with (
-                httpx.AsyncClient(
-                    timeout=self.timeout, verify=self._ssl_context(), transport=self._transport
-                ) as http,
-                http.stream(
-                    request.method, request.url, headers=request.headers, content=request.content
-                ) as response,
-            ):
-                body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body += chunk
-                    if len(body) > MAX_RESPONSE_BYTES:
-                        raise _TooLarge
-                return response.status_code, response.headers, bytes(body)
+        return await bounded_exchange(
+            request.method,
+            request.url,
+            headers=request.headers,
+            content=request.content,
+            timeout=self.timeout,
+            verify=self._ssl_context(),
+            transport=self._transport,
+        )
 
     def close(self) -> None:
         """Nothing to release: each token request has its own connection."""
@@ -252,6 +292,32 @@ class TokenClient:
 
 class _TooLarge(Exception):
     pass
+
+
+async def bounded_exchange(
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    content: bytes | None = None,
+    timeout: float,  # noqa: ASYNC109 - the one deadline is what this function is for
+    verify: ssl.SSLContext | bool,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[int, httpx.Headers, bytes]:
+    """One HTTP exchange under one deadline (connect, headers, body), its body capped at
+    ``MAX_RESPONSE_BYTES``. An AsyncClient belongs to one event loop, and Prefect runs coroutines
+    on several; token requests are rare (once per lifetime), so each has its own client."""
+    async with asyncio.timeout(timeout):
+        async with (
+            httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as http,
+            http.stream(method, url, headers=dict(headers), content=content) as response,
+        ):
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise _TooLarge
+            return response.status_code, response.headers, bytes(body)
 
 
 def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:

@@ -23,7 +23,8 @@ class SecretRef:
     mount: str = "secret"
     version: int | None = None
     client_id_key: str = "client_id"
-    client_secret_key: str = "client_secret"
+    client_secret_key: str = "client_secret"  # "" when the client authenticates without one
+    private_key_key: str = ""  # set for private_key_jwt
 
 
 class VaultClientSource:
@@ -38,7 +39,7 @@ class VaultClientSource:
         *,
         client_id: str,
         label: str,
-        make_client: Callable[[str, SecretStr], TokenClient],
+        make_client: Callable[[str, SecretStr, SecretStr | None], TokenClient],
     ) -> None:
         self._vault, self._ref, self._client_id, self._label = vault, ref, client_id, label
         self._make_client = make_client
@@ -50,8 +51,11 @@ class VaultClientSource:
         ref = self._ref
         data = self._vault.read_secret(ref.path, mount=ref.mount, version=ref.version, fresh=fresh)
         client_id = self._client_id or data.get(ref.client_id_key)
-        secret = data.get(ref.client_secret_key)
-        missing = [k for k, v in ((ref.client_id_key, client_id), (ref.client_secret_key, secret)) if not v]
+        secret = data.get(ref.client_secret_key) if ref.client_secret_key else ""
+        key = data.get(ref.private_key_key) if ref.private_key_key else ""
+        needed = [(ref.client_id_key, client_id)]
+        needed += [(k, v) for k, v in ((ref.client_secret_key, secret), (ref.private_key_key, key)) if k]
+        missing = [k for k, v in needed if not v]
         if missing:
             raise VaultSecretNotFoundError(
                 f"{self._label}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
@@ -61,9 +65,11 @@ class VaultClientSource:
                 mount=ref.mount,
                 path=ref.path,
             )
-        fingerprint = hashlib.sha256(f"{client_id}\0{secret}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(f"{client_id}\0{secret}\0{key}".encode()).hexdigest()
         with self._lock:
             if fingerprint != self._fingerprint or self._client is None:
-                self._client = self._make_client(str(client_id), SecretStr(str(secret)))
+                self._client = self._make_client(
+                    str(client_id), SecretStr(str(secret)), SecretStr(str(key)) if key else None
+                )
                 self._fingerprint = fingerprint
             return self._client

@@ -1,0 +1,63 @@
+"""``authorize BLOCK``: a person's consent for a block with grant authorization_code, once."""
+
+from __future__ import annotations
+
+import webbrowser
+from typing import Annotated
+
+from cyclopts import Parameter
+
+from ..blocks.credentials import load_credentials
+from ..core.errors import BlockNotFoundError, DialectError, InvalidBlockError, TokenError
+from ..engine.consent import CONSENT_TIMEOUT
+from .accounts import JsonFlag, _expires_in, _Stop, prefect_api
+from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, app, errors, fail, show_record
+
+
+@app.command(name="authorize")
+def authorize(
+    block: str,
+    /,
+    *,
+    port: Annotated[
+        int | None, Parameter(help="Loopback port of the redirect (default: the block's).")
+    ] = None,
+    no_browser: Annotated[
+        bool, Parameter(name="--no-browser", negative=(), help="Print the URL instead of opening a browser.")
+    ] = False,
+    timeout: Annotated[float, Parameter(help="Seconds to wait for the consent.")] = CONSENT_TIMEOUT,
+    json: JsonFlag = False,
+) -> int:
+    """Run the user's consent for a block with grant authorization_code: open the vendor's page
+    (or print its URL), receive the redirect on 127.0.0.1, and keep the refresh token in the
+    block's token store. Run it again when the grant is revoked."""
+
+    def show_url(url: str) -> None:
+        # stderr, so --json keeps stdout for the result; flush: a script reads it while we wait.
+        errors.print(f"Open this URL to authorize {block}:", soft_wrap=True)
+        print(url, file=errors.file, flush=True)
+        if not no_browser:
+            webbrowser.open(url)
+
+    try:
+        with prefect_api():
+            creds = load_credentials(block)
+            token = creds.authorize(show_url=show_url, port=port, timeout=timeout)
+    except _Stop as stop:
+        return fail(stop.message, stop.code, as_json=json)
+    except (BlockNotFoundError, InvalidBlockError) as exc:
+        return fail(str(exc), EXIT_BLOCK, as_json=json)
+    except DialectError as exc:  # the block is not set up for a consent
+        return fail(str(exc), EXIT_BLOCK, as_json=json)
+    except TokenError as exc:
+        return fail(f"{type(exc).__name__}: {exc}", EXIT_TOKEN, as_json=json)
+    row = {
+        "block": block,
+        "fingerprint": token.fingerprint,
+        "expires_in": _expires_in(token.expires_at),
+        "refresh_token": "kept in the token store" if token.refresh_token else "none issued",
+        "scope": token.scope or "",
+        "store": creds.store_kind(),
+    }
+    show_record(row, as_json=json, title=f"{block}: authorized")
+    return EXIT_OK
