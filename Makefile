@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser demo test faults bench bench-scale lint
+.PHONY: setup browser provider demo test faults bench bench-scale lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -23,7 +23,12 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+# The interop tests' third-party OAuth server (panva/oidc-provider), from its committed lock.
+provider:
+	@test -d tests/interop/provider/node_modules/oidc-provider || \
+	  npm ci --prefix tests/interop/provider --no-audit --no-fund
+
+test: setup browser provider
 	$(UV) run --locked ruff check .
 	$(UV) run --locked pytest --durations=15 $(PYTEST_ARGS)
 

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_vendortokens.core.errors import (
+    AuthorizationRequiredError,
     CredentialsRejectedError,
     TokenError,
     TokenRejectedError,
@@ -33,6 +34,8 @@ from prefect_vendortokens.engine.plan import (
     TryLock,
     Want,
     acquire,
+    install,
+    newest,
 )
 
 
@@ -233,3 +236,95 @@ def test_a_lock_that_cannot_be_had_means_a_new_grant_without_it(caplog) -> None:
     assert run(acquire(account(script, shared=True), Want(), stored_with_refresh), script.answer) is new
     assert script.kinds() == ["StoreRead", "TryLock", "Fetch"]
     assert "asking the vendor without it" in caplog.text
+
+
+# --- user-authorized accounts (grant authorization_code) ---------------------------------------
+def user_account(script: Script, **kwargs) -> Account:
+    return Account(label="user", shared=True, user_grant=True, clock=script.clock, **kwargs)
+
+
+def grant_refused(code: str = "invalid_grant", status: int = 400) -> CredentialsRejectedError:
+    return CredentialsRejectedError("refused", status=status, vendor_code=code)
+
+
+def test_user_grant_refreshes_from_the_stored_token_under_the_lock_and_writes_back_first() -> None:
+    """The newest refresh token is the store's, read under the lock; the new one is written
+    before the lock is released, so the next holder never sends a used one."""
+    stale, stored, new = (
+        token("stale", lifetime=-1, refresh="r1"),
+        token("stored", lifetime=-1, refresh="r2"),
+        token("new", refresh="r3"),
+    )
+    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[new])
+    got = run(acquire(user_account(script), Want(), stale), script.answer)
+    assert got is new
+    assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Refresh", "StoreWrite", "ReleaseLock"]
+    assert script.asked[3] == Refresh(stored)
+
+
+def test_user_grant_never_asks_for_a_new_grant() -> None:
+    """Nothing stored and nothing held: a person must consent; no Fetch is tried."""
+    script = Script(StoreRead=[None, None], TryLock=[True])
+    with pytest.raises(AuthorizationRequiredError, match=r"not authorized yet.*authorize"):
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert "Fetch" not in script.kinds()
+    assert script.kinds()[-1] == "ReleaseLock"
+
+
+def test_user_grant_refused_refresh_token_means_authorize_again() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[grant_refused()])
+    with pytest.raises(AuthorizationRequiredError, match="authorize` for this block again") as failed:
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert failed.value.vendor_code == "invalid_grant"
+    assert "Fetch" not in script.kinds() and script.kinds()[-1] == "ReleaseLock"
+
+
+def test_user_grant_refused_client_rereads_the_credentials_once() -> None:
+    """invalid_client (a rotated secret in Vault) is the client's fault, not the grant's."""
+    stored, new = token("stored", lifetime=-1, refresh="r1"), token("new", refresh="r2")
+    script = Script(
+        StoreRead=[stored, stored], TryLock=[True], Refresh=[grant_refused("invalid_client", 401), new]
+    )
+    assert run(acquire(user_account(script, reloadable=True), Want(), None), script.answer) is new
+    assert script.kinds()[3:6] == ["Refresh", "ReloadCredentials", "Refresh"]
+
+
+def test_user_grant_without_the_lock_fails_rather_than_refresh_unguarded() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(StoreRead=[stored], TryLock=[TokenStoreError("lock down")])
+    with pytest.raises(TokenStoreError, match="refreshes only under the lock"):
+        run(acquire(user_account(script), Want(), stored), script.answer)
+    assert "Refresh" not in script.kinds() and "Fetch" not in script.kinds()
+
+
+def test_user_grant_unreadable_store_under_the_lock_fails_rather_than_use_a_stale_copy() -> None:
+    own = token("own", lifetime=-1, refresh="r-old")
+    script = Script(StoreRead=[None, TokenStoreError("store down")], TryLock=[True])
+    with pytest.raises(TokenStoreError, match="store down"):
+        run(acquire(user_account(script), Want(), own), script.answer)
+    assert "Refresh" not in script.kinds() and script.kinds()[-1] == "ReleaseLock"
+
+
+def test_user_grant_failed_write_back_keeps_the_newer_own_token() -> None:
+    """After a failed write, this process's token is newer than the store's: its refresh token is
+    the live one, and the next refresh uses it."""
+    older = token("older", lifetime=-1, refresh="r1")
+    own = token("own", lifetime=-1, refresh="r2").model_copy(
+        update={"issued_at": older.issued_at + timedelta(seconds=5)}
+    )
+    assert newest(older, own) is own and newest(own, None) is own and newest(None, own) is own
+    script = Script(StoreRead=[older, older], TryLock=[True], Refresh=[token("new", refresh="r3")])
+    run(acquire(user_account(script), Want(), own), script.answer)
+    assert script.asked[3] == Refresh(own)
+
+
+def test_install_writes_under_the_lock_and_raises_when_it_cannot() -> None:
+    consented = token("consented", refresh="r1")
+    script = Script(TryLock=[False, True])
+    assert run(install(user_account(script), consented), script.answer) is consented
+    assert script.kinds() == ["TryLock", "Pause", "TryLock", "StoreWrite", "ReleaseLock"]
+    failing = Script(TryLock=[True], StoreWrite=[TokenStoreError("cannot write")])
+    with pytest.raises(TokenStoreError, match="cannot write"):
+        run(install(user_account(failing), consented), failing.answer)
+    assert failing.kinds() == ["TryLock", "StoreWrite", "ReleaseLock"]

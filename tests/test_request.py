@@ -121,3 +121,75 @@ def test_invalid_dialects_say_what_is_wrong() -> None:
         TokenDialect(access_token_path=[])
     with pytest.raises(DialectError, match="known presets: sqod, cobee"):
         get_dialect("nope")
+
+
+# --- client authentication without a secret on the wire ----------------------------------------
+def _form(req) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(req.content.decode()).items()}
+
+
+def test_public_client_sends_its_id_only() -> None:
+    creds = ClientCredentials("https://v.test/token", "app", SecretStr(""))
+    req = build_token_request(
+        get_dialect("oauth2", client_auth="none"), creds, RefreshGrant(SecretStr("r-1"))
+    )
+    assert "Authorization" not in req.headers
+    assert _form(req) == {"client_id": "app", "grant_type": "refresh_token", "refresh_token": "r-1"}
+
+
+def test_private_key_jwt_assertion_claims_and_signature() -> None:
+    """RFC 7523 2.2: iss = sub = client id, aud = token URL (no query), a 60 s exp, a jti that
+    differs per request, the kid in the header; verifiable with the public key."""
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+
+    key = RSAKey.generate_key(2048)
+    creds = ClientCredentials(
+        "https://v.test/token?tenant=1",
+        "app",
+        SecretStr(""),
+        private_key=SecretStr(key.as_pem(private=True).decode()),
+        key_id="k1",
+    )
+    dialect = get_dialect("oauth2", client_auth="private_key_jwt")
+    first = build_token_request(dialect, creds, ClientCredentialsGrant(), now=1_000_000)
+    second = build_token_request(dialect, creds, ClientCredentialsGrant(), now=1_000_000)
+    form = _form(first)
+    assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    assert form["client_id"] == "app" and "Authorization" not in first.headers
+    public = RSAKey.import_key(key.as_dict(private=False))
+    decoded = jwt.decode(form["client_assertion"], public)
+    assert decoded.header["alg"] == "RS256" and decoded.header["kid"] == "k1"
+    claims = decoded.claims
+    assert (claims["iss"], claims["sub"], claims["aud"]) == ("app", "app", "https://v.test/token")
+    assert (claims["iat"], claims["exp"]) == (1_000_000, 1_000_060)
+    assert claims["jti"] != jwt.decode(_form(second)["client_assertion"], public).claims["jti"]
+    assert form["client_assertion"] in first.secrets  # scrubbed from errors like a secret
+
+
+def test_client_secret_jwt_is_an_hmac_of_the_secret() -> None:
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    secret = "hs-secret-0123456789abcdefghijklmnopqrstuv"
+    creds = ClientCredentials(
+        "https://v.test/token", "app", SecretStr(secret), assertion_audience="https://v.test"
+    )
+    req = build_token_request(
+        get_dialect("oauth2", client_auth="client_secret_jwt"), creds, ClientCredentialsGrant()
+    )
+    form = _form(req)
+    assert secret not in req.content.decode()
+    decoded = jwt.decode(form["client_assertion"], OctKey.import_key(secret.encode()))
+    assert decoded.header["alg"] == "HS256" and decoded.claims["aud"] == "https://v.test"
+
+
+def test_a_bad_private_key_is_a_typed_error_that_does_not_quote_it() -> None:
+    creds = ClientCredentials(
+        "https://v.test/token", "app", SecretStr(""), private_key=SecretStr("not-a-key-CANARY")
+    )
+    with pytest.raises(DialectError, match="neither a PEM private key nor a JWK") as failed:
+        build_token_request(
+            get_dialect("oauth2", client_auth="private_key_jwt"), creds, ClientCredentialsGrant()
+        )
+    assert "CANARY" not in str(failed.value)

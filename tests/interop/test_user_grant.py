@@ -137,6 +137,10 @@ def test_authorized_once_then_four_processes_refresh_in_rounds_without_reuse(
     token = VendorCredentials.load("interop-user", _sync=True).get_token(force_refresh=True)  # type: ignore[call-arg]
     assert interop.server.introspect(token.secret())["active"] is True
     assert interop.server.reuse_revocations() == []
+    # The refresh token lives only in the store's encrypted document: nowhere readable in
+    # Prefect's database, logs, events or results.
+    assert token.refresh_token is not None
+    assert prefect_server.scan([token.secret(), token.refresh_token.get_secret_value(), "user-secret"]) == []
 
 
 def test_rotation_flow_keeps_the_grant_alive(prefect_server, interop: Interop) -> None:
