@@ -35,6 +35,7 @@ from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manag
 from ..stores.base import StoreLabel, StoreRequest, TokenStore
 from ..stores.registry import STORES
 from ..transport.client import TokenClient
+from ..transport.discovery import discover
 from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
 from ..vault.source import SecretRef, VaultClientSource
 from . import events
@@ -365,20 +366,12 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "assertion_audience": self.client_auth.assertion_audience.strip(),
         }
         dialect, url = self.effective_dialect, self.effective_token_url
-        if self.issuer.strip():
-            options["authorization_url"] = options["authorization_url"] or None
-            client = TokenClient.from_issuer(
-                dialect, self.issuer.strip(), client_id, client_secret, **options
+        if self.issuer.strip():  # an explicit token or authorization URL wins over the metadata
+            metadata = discover(self.issuer.strip(), timeout=self.http.timeout, verify=options["verify"])
+            url = url or metadata.token_endpoint
+            options["authorization_url"] = (
+                options["authorization_url"] or metadata.authorization_endpoint or None
             )
-            if url:  # an explicit token URL wins over the metadata's
-                client = TokenClient(
-                    dialect,
-                    url,
-                    client_id,
-                    client_secret,
-                    **{**options, "authorization_url": client.authorization_url_base},
-                )
-            return client
         return TokenClient(dialect, url, client_id, client_secret, **options)
 
     def _source(self) -> ClientSource:

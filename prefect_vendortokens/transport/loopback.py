@@ -22,7 +22,8 @@ class LoopbackRedirect:
     def __init__(self, port: int = 0, path: str = "/callback") -> None:
         self.path = "/" + path.lstrip("/")
         self._answer: dict[str, str] | None = None
-        self._arrived = threading.Event()
+        self._taken = threading.Lock()  # the first redirect wins; a second one is refused
+        self._arrived = threading.Event()  # set once the browser has its answer page
         try:
             self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         except OSError as exc:
@@ -70,15 +71,17 @@ class LoopbackRedirect:
                     self._reply(404, "Not the redirect path.")
                     return
                 params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-                if receiver._arrived.is_set():
+                if not receiver._taken.acquire(blocking=False):
                     self._reply(409, "This authorization was already answered; close this tab.")
                     return
                 receiver._answer = params
-                receiver._arrived.set()
-                if "error" in params:
-                    self._reply(400, f"Authorization failed: {params['error']}. Close this tab.")
-                else:
-                    self._reply(200, "Authorized. You can close this tab and go back to the terminal.")
+                try:
+                    if "error" in params:
+                        self._reply(400, f"Authorization failed: {params['error']}. Close this tab.")
+                    else:
+                        self._reply(200, "Authorized. You can close this tab and go back to the terminal.")
+                finally:
+                    receiver._arrived.set()
 
             def _reply(self, status: int, text: str) -> None:
                 body = (
