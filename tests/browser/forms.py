@@ -21,6 +21,8 @@ class BlockForm(Protocol):
     def name(self, value: str) -> None: ...
     def text(self, label: str, value: str, optional: bool = True) -> None: ...
     def choose(self, label: str, option: str) -> None: ...
+    def list_items(self, label: str, values: list[str]) -> None: ...
+    def json(self, label: str, value: str) -> None: ...
     def pick_block(self, field: str, block_name: str, occurrence: int = 0) -> None: ...
     def clear_block(self, field: str, occurrence: int = 0) -> None: ...
     def open_dialect(self) -> None: ...
@@ -58,6 +60,23 @@ class V2Form:
         return self.page.locator(
             f"xpath=//label[normalize-space()='{field} (Optional)']/ancestor::div[.//button[@role='tab']][1]"
         )
+
+    def list_items(self, label: str, values: list[str]) -> None:
+        group = self.page.locator(
+            f"xpath=//label[normalize-space()='{label} (Optional)']/ancestor::div[.//fieldset][1]"
+        )
+        for number, value in enumerate(values):
+            group.get_by_role("button", name="Add item").click()
+            group.locator("fieldset textarea").nth(number).fill(value)
+
+    def json(self, label: str, value: str) -> None:
+        editor = self.page.locator(  # a code editor (contenteditable) in the field's fieldset
+            f"xpath=//label[normalize-space()='{label} (Optional)']/ancestor::div[.//fieldset][1]"
+            "//fieldset//*[@role='textbox']"
+        )
+        editor.click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.insert_text(value)  # typed key by key, the editor would close brackets
 
     def pick_block(self, field: str, block_name: str, occurrence: int = 0) -> None:
         group = self._group(field)

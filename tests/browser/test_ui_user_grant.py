@@ -1,0 +1,95 @@
+"""A user-authorized account as a person sets it up: the block made in the Prefect UI's form
+(issuer, grant authorization_code, a public client, scopes, prompt=consent), then `prefect-vendortokens
+authorize --no-browser`, whose URL the person opens in their browser (Chromium here), signs in
+and consents at a real third-party server (panva/oidc-provider); the redirect reaches the
+command's loopback listener. Another process then refreshes from the stored grant."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+
+from prefect_vendortokens.testing.openbao import free_port
+
+from ..interop.conftest import interop  # noqa: F401 - the provider fixture
+from .forms import form_for
+
+
+def test_user_authorized_block_from_the_form_then_consent_in_the_browser(
+    ui_server,
+    page,
+    shots,
+    interop,  # noqa: F811
+) -> None:
+    form = form_for("v2", page, ui_server.url)
+    form.open_create("vendor-credentials")
+    form.name("v2-user-grant")
+    form.choose("Vendor", "oauth2")
+    form.text("Client ID", "public-client")
+    form.list_items("Scopes", ["openid", "offline_access", "api:read"])
+    form.choose("Grant", "authorization_code")
+    form.text("Issuer (discovery)", interop.issuer)
+    form.choose("Method", "none")
+    form.json("Extra authorization parameters", '{"prompt": "consent"}')
+    form.shot(shots / "1-user-grant-form.png")
+    form.create()
+    form.shot(shots / "2-saved.png")
+
+    port = free_port()
+    command = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "prefect_vendortokens",
+            "authorize",
+            "v2-user-grant",
+            "--no-browser",
+            "--port",
+            str(port),
+            "--timeout",
+            "120",
+            "--json",
+        ],
+        env=ui_server.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    printed: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        for line in command.stderr:  # type: ignore[union-attr]
+            printed.append(line)
+            if line.startswith(interop.issuer):
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert found.wait(120), "".join(printed)[-3000:]
+        url = next(line.strip() for line in printed if line.startswith(interop.issuer))
+        page.goto(url)  # the person opens the printed URL
+        page.locator("input[name=login]").fill("alice")
+        page.locator("input[name=password]").fill("any")
+        page.screenshot(path=str(shots / "3-sign-in.png"), full_page=True)
+        page.locator("button[type=submit]").click()
+        page.locator("button[type=submit]").wait_for()
+        page.screenshot(path=str(shots / "4-consent.png"), full_page=True)
+        page.locator("button[type=submit]").click()
+        page.wait_for_url(f"http://127.0.0.1:{port}/callback?**")
+        page.get_by_text("Authorized. You can close this tab").wait_for()
+        page.screenshot(path=str(shots / "5-authorized.png"), full_page=True)
+        out, _ = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert command.returncode == 0, out + "".join(printed)[-3000:]
+    assert json.loads(out)["refresh_token"] == "kept in the token store"
+
+    first = ui_server.run("token", "v2-user-grant")  # another process: the stored token
+    assert first["valid"] and first["requests"] == 0, first
+    renewed = ui_server.run("token", "v2-user-grant", "--force")  # a refresh from the stored grant
+    assert renewed["valid"] and renewed["requests"] == 1 and renewed["fingerprint"] != first["fingerprint"]
+    assert interop.server.reuse_revocations() == []
