@@ -36,7 +36,7 @@ def env_file(sandbox, tmp_path: Path, without: tuple[str, ...] = ()) -> Path:
 def test_help_lists_every_command(capsys) -> None:
     assert main(["--help"]) == EXIT_OK
     out = capsys.readouterr().out
-    for command in ("check", "status", "rotate", "deploy-rotation", "save-blocks", "sandbox"):
+    for command in ("check", "status", "authorize", "rotate", "deploy-rotation", "save-blocks", "sandbox"):
         assert command in out
     assert main(["no-such-command"]) == EXIT_BLOCK
     module = subprocess.run(

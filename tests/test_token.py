@@ -67,3 +67,46 @@ def test_authorization_value_normalises_bearer() -> None:
     token = make().model_copy(update={"token_type": "bearer"})
     assert token.authorization_value() == f"Bearer {SECRET}"
     assert token.authorization_value("Token") == f"Token {SECRET}"
+
+
+def test_refresh_token_lifetime_is_read_stored_and_kept_alive_by_rotation() -> None:
+    """A vendor that says when the refresh token lapses (Keycloak's refresh_expires_in, GitHub's
+    refresh_token_expires_in): the rotation's horizon renews it before then, even while the
+    access token is still good, and the stored form keeps the date."""
+    import json
+
+    from prefect_vendortokens import get_dialect
+    from prefect_vendortokens.core.response import parse_token_response
+    from prefect_vendortokens.engine.plan import Want
+    from prefect_vendortokens.stores.codec import dump_token, load_token
+
+    sent = datetime.now(UTC)
+    body = {
+        "access_token": "a" * 20,
+        "expires_in": 86400,
+        "refresh_token": "r" * 20,
+        "refresh_expires_in": 600,
+    }
+    token = parse_token_response(
+        get_dialect("oauth2"),
+        status=200,
+        headers={},
+        body=json.dumps(body).encode(),
+        sent_at=sent,
+        token_url="https://x",
+    )
+    assert token.refresh_expires_at == sent + timedelta(seconds=600)
+    assert load_token(dump_token(token)).refresh_expires_at == token.refresh_expires_at
+    assert Want().accepts(token, None)  # a plain call takes it
+    assert not Want(min_ttl=900).accepts(token, None)  # the rotation (15 min horizon) renews it
+    assert Want(min_ttl=300).accepts(token, None)
+    body.pop("refresh_expires_in")
+    silent = parse_token_response(
+        get_dialect("oauth2"),
+        status=200,
+        headers={},
+        body=json.dumps(body).encode(),
+        sent_at=sent,
+        token_url="https://x",
+    )
+    assert silent.refresh_expires_at is None and Want(min_ttl=900).accepts(silent, None)

@@ -188,3 +188,35 @@ def test_expired_token_is_refused_downstream(sandbox) -> None:
 
     time.sleep(1.1)
     assert httpx.get(url, headers=headers).status_code == 401
+
+
+def test_slashid_user_grant_block_authorized_then_refreshed_from_the_store(prefect_server, sandbox) -> None:
+    """SlashID's dialect through the block's user grant: the consent (the emulation consents at
+    once), SlashID's code exchange (client_id in the body, the PKCE verifier in the field its spec
+    calls code_challenge), the refresh token in the Prefect store, a refresh from it in a fresh
+    cache, and the token working at SlashID's userinfo."""
+    from prefect_vendortokens import VendorCredentials, clear_token_cache
+    from prefect_vendortokens.testing.openbao import free_port
+
+    from .conftest import block_for
+
+    block_for(
+        sandbox,
+        "slashid",
+        grant="authorization_code",
+        authorization={"authorization_url": sandbox.authorize_url("slashid")},
+        token_store="prefect",
+    ).save("slashid-user", overwrite=True)
+    block = VendorCredentials.load("slashid-user", _sync=True)  # type: ignore[call-arg]
+    token = block.authorize(
+        show_url=lambda url: httpx.get(url, follow_redirects=True, timeout=10), port=free_port()
+    )
+    assert token.refresh_token is not None and sandbox.token_requests("slashid") == 1
+    clear_token_cache()
+    renewed = VendorCredentials.load("slashid-user", _sync=True).get_token(force_refresh=True)  # type: ignore[call-arg]
+    assert renewed.secret() != token.secret() and sandbox.token_requests("slashid") == 2
+    userinfo = httpx.get(
+        f"{sandbox.api_url('slashid')}/oauth2/userinfo",
+        headers={"Authorization": renewed.authorization_value()},
+    )
+    assert userinfo.status_code == 200

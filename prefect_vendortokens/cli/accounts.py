@@ -11,7 +11,7 @@ import httpx
 from cyclopts import Parameter
 
 from ..blocks.credentials import VendorCredentials, load_credentials
-from ..blocks.events import REFRESH_FAILED
+from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_PREFECT, EXIT_TOKEN, app, fail, show, show_record
 
@@ -71,11 +71,13 @@ def check(block: str, /, *, json: JsonFlag = False) -> int:
 
 
 def _last_errors() -> dict[str, dict[str, Any]]:
-    """The newest refresh-failed event per block, from Prefect's events (last 7 days)."""
+    """The newest refresh-failed or authorization-required event per block, from Prefect's
+    events (last 7 days)."""
     from prefect.client.orchestration import get_client
 
     since = (datetime.now(UTC) - timedelta(days=7)).isoformat()
-    body = {"filter": {"event": {"name": [REFRESH_FAILED]}, "occurred": {"since": since}}, "limit": 50}
+    names = [REFRESH_FAILED, AUTHORIZATION_REQUIRED]
+    body = {"filter": {"event": {"name": names}, "occurred": {"since": since}}, "limit": 50}
     with get_client(sync_client=True) as client:
         answer = client.request("POST", "/events/filter", json=body).json()
     newest: dict[str, dict[str, Any]] = {}
@@ -87,13 +89,14 @@ def _last_errors() -> dict[str, dict[str, Any]]:
 
 
 def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    row: dict[str, Any] = {"block": name, "vendor": "", "store": "", "fingerprint": "", "expires_in": ""}
+    row: dict[str, Any] = {"block": name, "vendor": "", "grant": "", "store": "", "fingerprint": ""}
+    row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
     try:
         creds = VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
     except InvalidBlockError as exc:
         return row | {"last_error": str(exc)}
-    row |= {"vendor": creds.effective_dialect.name, "store": creds.store_kind()}
+    row |= {"vendor": creds.effective_dialect.name, "grant": creds.grant, "store": creds.store_kind()}
     manager = creds.manager()
     token = None
     if manager.store is not None:
@@ -131,6 +134,6 @@ def status(*, json: JsonFlag = False) -> int:
             rows = [_status_row(name, errors) for name in names]
     except _Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
-    columns = ["block", "vendor", "store", "fingerprint", "expires_in", "last_refresh", "last_error"]
+    columns = ["block", "vendor", "grant", "store", "fingerprint", "expires_in", "last_refresh", "last_error"]
     show(rows, columns, as_json=json, title="Vendor tokens")
     return EXIT_OK

@@ -157,6 +157,10 @@ class TokenDialect(BaseModel):
         ExpiresAtFormat.AUTO, description="Its format."
     )
     refresh_token_path: list[str] = Field(["refresh_token"], description="Path(s) to it.")
+    refresh_expires_in_path: list[str] = Field(
+        ["refresh_expires_in", "refresh_token_expires_in"],
+        description="Path(s) to the refresh token's lifetime in seconds, where a vendor says it.",
+    )
     scope_path: list[str] = Field(["scope"], description="Path(s) to the granted scope.")
     id_token_path: list[str] = Field(["id_token"], description="Path(s) to an OIDC id token.")
     error_code_path: list[str] = Field(["error"], description="Path(s) to the error code.")

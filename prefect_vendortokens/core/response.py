@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -167,6 +167,10 @@ def _token(dialect: TokenDialect, data: dict[str, Any], value: str, sent_at: dat
         scope = " ".join(str(s) for s in scope)
     refresh = first(data, dialect.refresh_token_path)
     id_token = first(data, dialect.id_token_path)
+    refresh_in = first(data, dialect.refresh_expires_in_path)
+    refresh_expires_at = None
+    if isinstance(refresh, str) and refresh and _seconds(refresh_in):
+        refresh_expires_at = sent_at + timedelta(seconds=_seconds(refresh_in))  # type: ignore[arg-type]
     return AccessToken(
         access_token=SecretStr(value),
         token_type=token_type,
@@ -175,9 +179,21 @@ def _token(dialect: TokenDialect, data: dict[str, Any], value: str, sent_at: dat
         expires_at=expires_at,
         expiry_source=source,
         refresh_token=SecretStr(refresh) if isinstance(refresh, str) and refresh else None,
+        refresh_expires_at=refresh_expires_at,
         id_token=SecretStr(id_token) if isinstance(id_token, str) and id_token else None,
         vendor=dialect.name,
     )
+
+
+def _seconds(value: Any) -> float | None:
+    """A positive lifetime in seconds (a number or numeric text; 0 means "does not expire")."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if 0 < seconds < 10 * 365 * 86400 else None
 
 
 def _joined(data: Any, paths: Iterable[str]) -> str | None:

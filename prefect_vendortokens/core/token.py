@@ -61,6 +61,9 @@ class AccessToken(BaseModel):
     expires_at: datetime = Field(description="Absolute expiry (UTC).")
     expiry_source: ExpirySource
     refresh_token: SecretStr | None = None
+    refresh_expires_at: datetime | None = Field(
+        None, description="When the refresh token lapses, where the vendor says (UTC)."
+    )
     id_token: SecretStr | None = None
     vendor: str | None = None
     redacted: bool = False
@@ -92,6 +95,13 @@ class AccessToken(BaseModel):
 
     def expires_within(self, seconds: float, now: datetime | None = None) -> bool:
         return (now or datetime.now(UTC)) + timedelta(seconds=seconds) >= self.expires_at
+
+    def refresh_lapses_within(self, seconds: float, now: datetime | None = None) -> bool:
+        """The refresh token (the grant, for a user's account) lapses within ``seconds``: the
+        rotation uses it before then, which renews it."""
+        if self.refresh_token is None or self.refresh_expires_at is None:
+            return False
+        return (now or datetime.now(UTC)) + timedelta(seconds=seconds) >= self.refresh_expires_at
 
     def secret(self) -> str:
         """The raw token, for building a request. Raises on a redacted (unpickled) token."""

@@ -97,6 +97,8 @@ class Want:
     def accepts(self, token: AccessToken | None, margin: float | None) -> bool:
         if token is None or self.force or not token.is_valid(margin) or token.expires_within(self.min_ttl):
             return False
+        if self.min_ttl and token.refresh_lapses_within(self.min_ttl):  # keep the grant alive
+            return False
         return self.rejected is None or self.rejected.fingerprint != token.fingerprint
 
 

@@ -24,6 +24,7 @@ def dump_token(token: AccessToken) -> str:
         {
             "access_token": token.secret(),
             "refresh_token": reveal(token.refresh_token),
+            "refresh_expires_at": token.refresh_expires_at.isoformat() if token.refresh_expires_at else None,
             "id_token": reveal(token.id_token),
             "token_type": token.token_type,
             "scope": token.scope,
@@ -41,6 +42,9 @@ def load_token(raw: str) -> AccessToken | None:
         return AccessToken(
             access_token=SecretStr(data["access_token"]),
             refresh_token=SecretStr(data["refresh_token"]) if data.get("refresh_token") else None,
+            refresh_expires_at=(
+                datetime.fromisoformat(data["refresh_expires_at"]) if data.get("refresh_expires_at") else None
+            ),
             id_token=SecretStr(data["id_token"]) if data.get("id_token") else None,
             token_type=data.get("token_type") or "Bearer",
             scope=data.get("scope"),

@@ -345,5 +345,7 @@ def _code_grant(code: str, redirect_uri: str, verifier: SecretStr | str | None) 
 def _carry_refresh(old: AccessToken, new: AccessToken) -> AccessToken:
     # RFC 6749 6: the server MAY issue a new refresh token; if it does not, the old one stays.
     if new.refresh_token is None and old.refresh_token is not None:
-        return new.model_copy(update={"refresh_token": old.refresh_token})
+        return new.model_copy(
+            update={"refresh_token": old.refresh_token, "refresh_expires_at": old.refresh_expires_at}
+        )
     return new

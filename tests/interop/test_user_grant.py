@@ -12,13 +12,19 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from prefect_vendortokens import AuthorizationRequiredError, VendorCredentials, clear_token_cache
+from prefect_vendortokens import (
+    AuthorizationRequiredError,
+    VaultCredentials,
+    VendorCredentials,
+    clear_token_cache,
+)
 from prefect_vendortokens.blocks.events import AUTHORIZATION_REQUIRED
-from prefect_vendortokens.testing.openbao import free_port
+from prefect_vendortokens.testing.openbao import OpenBao, free_port
 
 from .conftest import Interop
 from .provider_server import redirect_params
@@ -90,17 +96,30 @@ def authorize_with_cli(interop: Interop, block: str) -> dict:
     return result
 
 
+@pytest.fixture(params=["prefect", "vault"])
+def store(request) -> Iterator[dict]:
+    """The block's token store settings: Prefect's, or Vault's (OpenBao, with its own lock)."""
+    if request.param == "prefect":
+        yield {"token_store": {"kind": "prefect"}}
+        return
+    with OpenBao() as bao:
+        vault = VaultCredentials(address=bao.address, auth_method="token", token="root")
+        yield {"token_store": {"kind": "vault"}, "token_store_vault": vault}
+
+
 def test_authorized_once_then_four_processes_refresh_in_rounds_without_reuse(
-    prefect_server, interop: Interop, tmp_path: Path
+    prefect_server, interop: Interop, tmp_path: Path, store: dict
 ) -> None:
-    block = user_block(interop, "interop-user")
+    kind = store["token_store"]["kind"]
+    name = f"interop-user-{kind}"
+    block = user_block(interop, name, **store)
     with pytest.raises(AuthorizationRequiredError, match="authorize"):  # before the consent
         block.get_token()
     clear_token_cache()
 
-    result = authorize_with_cli(interop, "interop-user")
+    result = authorize_with_cli(interop, name)
     assert result["refresh_token"] == "kept in the token store"
-    assert result["store"] == "prefect"
+    assert result["store"] == kind
 
     parties, rounds = 4, 3
     workers = [
@@ -108,7 +127,7 @@ def test_authorized_once_then_four_processes_refresh_in_rounds_without_reuse(
             [
                 sys.executable,
                 str(ROOT / "tests/workers/user_grant_rounds.py"),
-                "interop-user",
+                name,
                 str(tmp_path),
                 str(parties),
                 str(rounds),
@@ -134,7 +153,7 @@ def test_authorized_once_then_four_processes_refresh_in_rounds_without_reuse(
 
     # The grant is alive: this process refreshes from the store's newest refresh token.
     clear_token_cache()
-    token = VendorCredentials.load("interop-user", _sync=True).get_token(force_refresh=True)  # type: ignore[call-arg]
+    token = VendorCredentials.load(name, _sync=True).get_token(force_refresh=True)  # type: ignore[call-arg]
     assert interop.server.introspect(token.secret())["active"] is True
     assert interop.server.reuse_revocations() == []
     # The refresh token lives only in the store's encrypted document: nowhere readable in
@@ -191,6 +210,11 @@ def test_revoked_grant_is_a_typed_error_and_an_event(prefect_server, interop: In
     assert failed.value.vendor_code == "invalid_grant"
     assert refresh not in str(failed.value)
     assert _events(AUTHORIZATION_REQUIRED, "interop-revoked"), "no authorization-required event"
+    status = subprocess.run(  # noqa: S603 - what a person runs to see which grant needs them
+        [*CLI, "status", "--json"], env=_env(), capture_output=True, text=True, timeout=300
+    )
+    row = next(r for r in json.loads(status.stdout) if r["block"] == "interop-revoked")
+    assert row["grant"] == "authorization_code" and "AuthorizationRequiredError" in row["last_error"], row
 
     authorize_with_cli(interop, "interop-revoked")  # the person consents again
     clear_token_cache()
