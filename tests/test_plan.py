@@ -328,3 +328,14 @@ def test_install_writes_under_the_lock_and_raises_when_it_cannot() -> None:
     with pytest.raises(TokenStoreError, match="cannot write"):
         run(install(user_account(failing), consented), failing.answer)
     assert failing.kinds() == ["TryLock", "StoreWrite", "ReleaseLock"]
+
+
+def test_user_grant_token_expired_on_arrival_is_stored_before_the_error() -> None:
+    """The refresh consumed the old refresh token: the answer's new one is written back even
+    when its access token is unusable, and no second request is made."""
+    stored, dead = token("stored", lifetime=-1, refresh="r1"), token("dead", lifetime=-5, refresh="r2")
+    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[dead])
+    with pytest.raises(TokenResponseError, match="its refresh token is kept"):
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Refresh", "StoreWrite", "ReleaseLock"]
+    assert script.asked[4] == StoreWrite(dead)

@@ -81,32 +81,19 @@ def test_refresh_token_lifetime_is_read_stored_and_kept_alive_by_rotation() -> N
     from prefect_vendortokens.stores.codec import dump_token, load_token
 
     sent = datetime.now(UTC)
-    body = {
-        "access_token": "a" * 20,
-        "expires_in": 86400,
-        "refresh_token": "r" * 20,
-        "refresh_expires_in": 600,
-    }
-    token = parse_token_response(
-        get_dialect("oauth2"),
-        status=200,
-        headers={},
-        body=json.dumps(body).encode(),
-        sent_at=sent,
-        token_url="https://x",
-    )
+
+    def parse(body: dict) -> AccessToken:
+        raw = json.dumps(body).encode()
+        return parse_token_response(
+            get_dialect("oauth2"), status=200, headers={}, body=raw, sent_at=sent, token_url="https://x"
+        )
+
+    body = {"access_token": "a" * 20, "expires_in": 86400, "refresh_token": "r" * 20}
+    token = parse({**body, "refresh_expires_in": 600})
     assert token.refresh_expires_at == sent + timedelta(seconds=600)
     assert load_token(dump_token(token)).refresh_expires_at == token.refresh_expires_at
     assert Want().accepts(token, None)  # a plain call takes it
     assert not Want(min_ttl=900).accepts(token, None)  # the rotation (15 min horizon) renews it
     assert Want(min_ttl=300).accepts(token, None)
-    body.pop("refresh_expires_in")
-    silent = parse_token_response(
-        get_dialect("oauth2"),
-        status=200,
-        headers={},
-        body=json.dumps(body).encode(),
-        sent_at=sent,
-        token_url="https://x",
-    )
+    silent = parse(body)
     assert silent.refresh_expires_at is None and Want(min_ttl=900).accepts(silent, None)

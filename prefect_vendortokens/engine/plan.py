@@ -172,6 +172,13 @@ def _locked(account: Account, want: Want, current: AccessToken | None) -> Plan:
             )
         else:
             logger.warning("%s; the new token is not shared", exc)
+    if not token.is_valid(account.margin):  # only a user grant gets here: stored, then refused
+        raise TokenResponseError(
+            f"{account.label}: the vendor issued a token that is already expired or inside the "
+            f"refresh margin ({token.describe()}); its refresh token is kept; check the vendor's "
+            "clock and the refresh margin",
+            vendor=token.vendor,
+        )
     return token
 
 
@@ -219,12 +226,8 @@ def obtain_fresh(account: Account, current: AccessToken | None, use_refresh: boo
     token = yield from _obtain(account, current, use_refresh)
     if token.is_valid(account.margin):
         return token
-    if account.user_grant:
-        raise TokenResponseError(
-            f"{account.label}: the vendor issued a token that is already expired or inside the "
-            f"refresh margin ({token.describe()}); check the vendor's clock and the refresh margin",
-            vendor=token.vendor,
-        )
+    if account.user_grant:  # no second request: it carries the grant's new refresh token, keep it
+        return token
     logger.warning(
         "%s: the vendor issued %s, already expired; asking once more", account.label, token.describe()
     )

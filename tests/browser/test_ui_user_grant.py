@@ -6,14 +6,8 @@ command's loopback listener. Another process then refreshes from the stored gran
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import threading
-
-from prefect_vendortokens.testing.openbao import free_port
-
 from ..interop.conftest import interop  # noqa: F401 - the provider fixture
+from ..interop.provider_server import authorize_command
 from .forms import form_for
 
 
@@ -37,40 +31,8 @@ def test_user_authorized_block_from_the_form_then_consent_in_the_browser(
     form.create()
     form.shot(shots / "2-saved.png")
 
-    port = free_port()
-    command = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "prefect_vendortokens",
-            "authorize",
-            "v2-user-grant",
-            "--no-browser",
-            "--port",
-            str(port),
-            "--timeout",
-            "120",
-            "--json",
-        ],
-        env=ui_server.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    printed: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        for line in command.stderr:  # type: ignore[union-attr]
-            printed.append(line)
-            if line.startswith(interop.issuer):
-                found.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert found.wait(120), "".join(printed)[-3000:]
-        url = next(line.strip() for line in printed if line.startswith(interop.issuer))
-        page.goto(url)  # the person opens the printed URL
+    with authorize_command("v2-user-grant", interop.issuer, ui_server.env) as run:
+        page.goto(run.url)  # the person opens the printed URL
         page.locator("input[name=login]").fill("alice")
         page.locator("input[name=password]").fill("any")
         page.screenshot(path=str(shots / "3-sign-in.png"), full_page=True)
@@ -78,15 +40,10 @@ def test_user_authorized_block_from_the_form_then_consent_in_the_browser(
         page.locator("button[type=submit]").wait_for()
         page.screenshot(path=str(shots / "4-consent.png"), full_page=True)
         page.locator("button[type=submit]").click()
-        page.wait_for_url(f"http://127.0.0.1:{port}/callback?**")
+        page.wait_for_url(run.redirect_uri + "?**")
         page.get_by_text("Authorized. You can close this tab").wait_for()
         page.screenshot(path=str(shots / "5-authorized.png"), full_page=True)
-        out, _ = command.communicate(timeout=60)
-    finally:
-        if command.poll() is None:
-            command.kill()
-    assert command.returncode == 0, out + "".join(printed)[-3000:]
-    assert json.loads(out)["refresh_token"] == "kept in the token store"
+        assert run.result()["refresh_token"] == "kept in the token store"
 
     first = ui_server.run("token", "v2-user-grant")  # another process: the stored token
     assert first["valid"] and first["requests"] == 0, first

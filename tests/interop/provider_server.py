@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -134,3 +135,72 @@ def provider(clients: list[dict]) -> Iterator[Provider]:
     finally:
         stop_group(process)
         clients_file.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def authorize_command(block: str, issuer: str, env: dict[str, str]) -> Iterator[AuthorizeRun]:
+    """``prefect-vendortokens authorize BLOCK --no-browser --json`` running; yields once it has
+    printed the authorization URL (the person's part is the caller's), stopped at the end."""
+    port = _free_port()
+    command = subprocess.Popen(  # noqa: S603 - our own CLI
+        [
+            sys.executable,
+            "-m",
+            "prefect_vendortokens",
+            "authorize",
+            block,
+            "--no-browser",
+            "--port",
+            str(port),
+            "--timeout",
+            "120",
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    run = AuthorizeRun(command, port)
+
+    def read_stderr() -> None:
+        for line in command.stderr:  # type: ignore[union-attr]
+            run.printed.append(line)
+            if line.startswith(issuer):
+                run.url = line.strip()
+                run.shown.set()
+
+    threading.Thread(target=read_stderr, daemon=True).start()
+    try:
+        assert run.shown.wait(120), f"no authorization URL printed: {''.join(run.printed)[-2000:]}"
+        yield run
+    finally:
+        if command.poll() is None:
+            command.kill()
+
+
+@dataclass
+class AuthorizeRun:
+    command: subprocess.Popen
+    port: int
+    url: str = ""
+    printed: list[str] = field(default_factory=list)
+    shown: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}/callback"
+
+    def result(self) -> dict:
+        """The command's JSON result once it has exited 0."""
+        out, _ = self.command.communicate(timeout=60)
+        assert self.command.returncode == 0, f"authorize failed: {out} {''.join(self.printed)[-2000:]}"
+        return json.loads(out)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

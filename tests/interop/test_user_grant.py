@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +23,10 @@ from prefect_vendortokens import (
     clear_token_cache,
 )
 from prefect_vendortokens.blocks.events import AUTHORIZATION_REQUIRED
-from prefect_vendortokens.testing.openbao import OpenBao, free_port
+from prefect_vendortokens.testing.openbao import OpenBao
 
 from .conftest import Interop
-from .provider_server import redirect_params
+from .provider_server import authorize_command, redirect_params
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "prefect_vendortokens"]
@@ -60,39 +59,14 @@ def _env() -> dict[str, str]:
 def authorize_with_cli(interop: Interop, block: str) -> dict:
     """``prefect-vendortokens authorize BLOCK --no-browser``: read the URL it prints, play the
     person in the provider's pages; the redirect reaches the command's loopback listener."""
-    port = free_port()
-    command = subprocess.Popen(  # noqa: S603
-        [*CLI, "authorize", block, "--no-browser", "--port", str(port), "--timeout", "60", "--json"],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    printed: list[str] = []
-    found = threading.Event()
-
-    def read_stderr() -> None:
-        for line in command.stderr:  # type: ignore[union-attr]
-            printed.append(line)
-            if line.startswith(interop.issuer):
-                found.set()
-
-    threading.Thread(target=read_stderr, daemon=True).start()
-    try:
-        assert found.wait(90), f"no authorization URL printed: {''.join(printed)[-2000:]}"
-        url = next(line.strip() for line in printed if line.startswith(interop.issuer))
-        params = redirect_params(url)
-        assert params["redirect_uri"] == f"http://127.0.0.1:{port}/callback"
+    with authorize_command(block, interop.issuer, _env()) as run:
+        params = redirect_params(run.url)
+        assert params["redirect_uri"] == run.redirect_uri
         assert params["code_challenge_method"] == "S256" and params["prompt"] == "consent"
-        redirect = interop.server.consent(url)
-        assert redirect.startswith(f"http://127.0.0.1:{port}/callback?code=")
-        out, _ = command.communicate(timeout=60)
-    finally:
-        if command.poll() is None:
-            command.kill()
-    assert command.returncode == 0, f"authorize failed: {out} {''.join(printed)[-2000:]}"
-    result = json.loads(out)
-    assert "user-secret" not in out + "".join(printed)
+        redirect = interop.server.consent(run.url)
+        assert redirect.startswith(run.redirect_uri + "?code=")
+        result = run.result()
+    assert "user-secret" not in json.dumps(result) + "".join(run.printed)
     return result
 
 
