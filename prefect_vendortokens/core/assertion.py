@@ -2,7 +2,7 @@
 
 A short-lived JWT signed with the client's private key (or, for ``client_secret_jwt``, an HMAC
 of its secret) stands in for the secret on the wire. Signing is joserfc's (authlib's JOSE
-library); this module only chooses the claims. Pure: the time and the ``jti`` are parameters.
+library); this module only chooses the claims. Pure: the time is a parameter.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey, import_key
 
 from .errors import DialectError
 
-JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 60  # seconds: long enough for clock skew, short enough to be useless stolen
 _DEFAULT_ALG = {"RSA": "RS256", "EC": "ES256", "OKP": "EdDSA", "oct": "HS256"}
 _EC_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}

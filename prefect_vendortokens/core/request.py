@@ -12,10 +12,11 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import JsonValue, SecretStr
 
-from .dialect import BodyEncoding, ClientAuth, TokenDialect
+from .dialect import ASSERTION_AUTH, BodyEncoding, ClientAuth, TokenDialect
 from .errors import DialectError
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 2.2
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,10 @@ def build_token_request(
     carried = [secret]
     if dialect.client_auth is ClientAuth.NONE:
         fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
-    if dialect.client_auth in (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT):
+    if dialect.client_auth in ASSERTION_AUTH:
         assertion = _assertion(dialect, creds, int(time.time()) if now is None else now)
         fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
-        fields["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        fields["client_assertion_type"] = JWT_BEARER
         fields["client_assertion"] = assertion
         carried.append(assertion)  # replayable until it expires: scrubbed like a secret
     if dialect.client_auth in (ClientAuth.BASIC, ClientAuth.BASIC_AND_QUERY):
