@@ -1,8 +1,8 @@
 """`make demo`: the main job, end to end on this machine, then a summary table.
 
 Starts the vendor emulation and an OpenBao dev server, uses an ephemeral Prefect server (a
-private PREFECT_HOME), saves one block per vendor (Cobee's secret only in Vault), runs the
-rotation flow and every example flow, prints (flow, vendor, API calls, token requests, result),
+private PREFECT_HOME), saves one block per vendor (Cobee's secret only in Vault) and a
+user-authorized SlashID account (consented once), runs the rotation flow and every example flow, prints (flow, vendor, API calls, token requests, result),
 and cleans up everything it started. Exits non-zero if any flow failed.
 """
 
@@ -30,6 +30,8 @@ def _prefect_env(home: Path) -> None:
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="vendortokens-demo-"))
     _prefect_env(home)
+
+    import httpx
 
     from prefect_vendortokens import VaultCredentials, VendorCredentials, clear_token_cache
     from prefect_vendortokens.flows import (
@@ -64,6 +66,26 @@ def main() -> int:
                         **common, client_id=creds.client_id, client_secret=creds.client_secret
                     )
                 block.save(f"demo-{vendor.replace('_', '-')}", overwrite=True)
+            # A user's SlashID account (grant authorization_code): consented once, like
+            # `prefect-vendortokens authorize demo-slashid-user`; the emulation consents at once.
+            slashid = sandbox.credentials("slashid")
+            VendorCredentials(
+                vendor="slashid",
+                token_url=sandbox.token_url("slashid"),
+                client_id=slashid.client_id,
+                client_secret=slashid.client_secret,
+                scopes=["openid", "offline_access"],
+                grant="authorization_code",
+                authorization={"authorization_url": sandbox.authorize_url("slashid")},
+            ).save("demo-slashid-user", overwrite=True)
+
+            def authorize_user() -> dict[str, str]:
+                block = VendorCredentials.load("demo-slashid-user")
+                token = block.authorize(show_url=lambda url: httpx.get(url, follow_redirects=True), port=0)
+                return {
+                    "consent": "given",
+                    "refresh_token": "in the store" if token.refresh_token else "none",
+                }
 
             def run(name: str, vendor: str | None, call) -> None:
                 nonlocal failed
@@ -84,6 +106,7 @@ def main() -> int:
                 tokens = sum(sandbox.token_requests(v) - before[v][1] for v in picked)
                 rows.append((name, vendor or "all", api, tokens, result))
 
+            run("authorize (user grant)", "slashid", authorize_user)
             run("rotate-vendor-tokens", None, lambda: rotate_tokens(horizon_seconds=300))
             run("sqod-appointments", "sqod", lambda: sqod_appointments("demo-sqod", sandbox.api_url("sqod")))
             run("cobee-employees", "cobee", lambda: cobee_employees("demo-cobee", sandbox.api_url("cobee")))
@@ -91,6 +114,11 @@ def main() -> int:
                 "slashid-userinfo",
                 "slashid",
                 lambda: slashid_userinfo("demo-slashid", sandbox.api_url("slashid")),
+            )
+            run(
+                "slashid-userinfo (user)",
+                "slashid",
+                lambda: slashid_userinfo("demo-slashid-user", sandbox.api_url("slashid")),
             )
             run("sqr-user-status", "sqr", lambda: sqr_user_status("demo-sqr", sandbox.api_url("sqr")))
             run(
