@@ -2,8 +2,9 @@
 
 Starts the vendor emulation and an OpenBao dev server, uses an ephemeral Prefect server (a
 private PREFECT_HOME), saves one block per vendor (Cobee's secret only in Vault) and a
-user-authorized SlashID account (consented once), runs the rotation flow and every example flow, prints (flow, vendor, API calls, token requests, result),
-and cleans up everything it started. Exits non-zero if any flow failed.
+user-authorized SlashID account (consented once), runs the rotation flow and every example
+flow, prints (flow, vendor, API calls, token requests, result), and cleans up everything it
+started. Exits non-zero if any flow failed.
 """
 
 from __future__ import annotations
