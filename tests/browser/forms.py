@@ -7,6 +7,7 @@ first input after its label. Optional fields carry an " (Optional)" suffix in bo
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Protocol
@@ -143,6 +144,12 @@ class V1Form:
 
     def choose(self, label: str, option: str) -> None:
         self._pick(self._select(f"{label} (Optional)"), option)
+
+    def list_items(self, label: str, values: list[str]) -> None:
+        self.json(label, json.dumps(values))  # V1 edits a list as JSON text
+
+    def json(self, label: str, value: str) -> None:
+        self._after(f"{label} (Optional)", "textarea").fill(value)
 
     def pick_block(self, field: str, block_name: str, occurrence: int = 0) -> None:
         # V1 heads both nested Vault fields "VaultCredentials"; ``occurrence`` tells them apart.
