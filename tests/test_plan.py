@@ -339,3 +339,25 @@ def test_user_grant_token_expired_on_arrival_is_stored_before_the_error() -> Non
         run(acquire(user_account(script), Want(), None), script.answer)
     assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Refresh", "StoreWrite", "ReleaseLock"]
     assert script.asked[4] == StoreWrite(dead)
+
+
+def test_a_store_write_that_takes_long_does_not_turn_a_fresh_token_into_an_error(monkeypatch) -> None:
+    """Validity is judged when the token arrives: a slow store (the SQLite server stalls for
+    seconds) must not age a short-lived client-credentials token into an error after the write."""
+    from prefect_vendortokens.core import token as token_module
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):  # the write took an hour
+            return datetime.now(tz) + timedelta(hours=1)
+
+    fresh = token("fresh", lifetime=60)
+
+    def answer(op: Op) -> object:
+        if isinstance(op, StoreWrite):
+            monkeypatch.setattr(token_module, "datetime", Later)
+            return None
+        return script.answer(op)
+
+    script = Script(StoreRead=[None, None], TryLock=[True], Fetch=[fresh])
+    assert run(acquire(Account(label="a", shared=True, clock=script.clock), Want(), None), answer) is fresh

@@ -161,6 +161,8 @@ def _locked(account: Account, want: Want, current: AccessToken | None) -> Plan:
     if want.accepts(stored, account.margin):  # type: ignore[arg-type]
         return stored  # type: ignore[return-value]
     token = yield from obtain_fresh(account, newest(stored, current), want.use_refresh)  # type: ignore[arg-type]
+    # Judged on arrival, not after the write: a slow store must not age a short token into an error.
+    arrived_unusable = account.user_grant and not token.is_valid(account.margin)
     try:
         yield StoreWrite(token)
     except TokenStoreError as exc:
@@ -172,7 +174,7 @@ def _locked(account: Account, want: Want, current: AccessToken | None) -> Plan:
             )
         else:
             logger.warning("%s; the new token is not shared", exc)
-    if not token.is_valid(account.margin):  # only a user grant gets here: stored, then refused
+    if arrived_unusable:  # a user grant's: its new refresh token is stored, the token refused
         raise TokenResponseError(
             f"{account.label}: the vendor issued a token that is already expired or inside the "
             f"refresh margin ({token.describe()}); its refresh token is kept; check the vendor's "
