@@ -49,9 +49,15 @@ class Provider:
     def log(self) -> str:
         return "\n".join(self.stderr)
 
-    def reuse_revocations(self) -> list[str]:
-        """Lines where the server saw a used refresh token again (and revoked the grant)."""
-        return [line for line in self.stderr if "REUSE-REVOKED" in line]
+    def reuse_revocations(self, wait: float = 0.0) -> list[str]:
+        """Lines where the server saw a used refresh token again (and revoked the grant);
+        ``wait`` bounds how long to wait for one (its stderr is read by a thread)."""
+        deadline = time.monotonic() + wait
+        while True:
+            found = [line for line in self.stderr if "REUSE-REVOKED" in line]
+            if found or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.05)
 
     def introspect(self, token: str) -> dict:
         """RFC 7662 introspection, as the resource server would (basic-client's credentials)."""

@@ -174,7 +174,7 @@ def test_revoked_grant_is_a_typed_error_and_an_event(prefect_server, interop: In
             auth=("user-client", "user-secret"),
             timeout=10,
         )
-    assert interop.server.reuse_revocations()
+    assert interop.server.reuse_revocations(wait=10)
     interop.server.stderr.clear()
 
     clear_token_cache()
