@@ -35,7 +35,6 @@ from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manag
 from ..stores.base import StoreLabel, StoreRequest, TokenStore
 from ..stores.registry import STORES
 from ..transport.client import TokenClient
-from ..transport.discovery import discover
 from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
 from ..vault.source import SecretRef, VaultClientSource
 from . import events
@@ -366,11 +365,9 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "assertion_audience": self.client_auth.assertion_audience.strip(),
         }
         dialect, url = self.effective_dialect, self.effective_token_url
-        if self.issuer.strip():  # an explicit token or authorization URL wins over the metadata
-            metadata = discover(self.issuer.strip(), timeout=self.http.timeout, verify=options["verify"])
-            url = url or metadata.token_endpoint
-            options["authorization_url"] = (
-                options["authorization_url"] or metadata.authorization_endpoint or None
+        if self.issuer.strip():
+            return TokenClient.from_issuer(
+                dialect, self.issuer.strip(), client_id, client_secret, token_url=url or None, **options
             )
         return TokenClient(dialect, url, client_id, client_secret, **options)
 

@@ -108,10 +108,11 @@ class TokenClient:
         issuer: str,
         client_id: str | int = "",
         client_secret: SecretStr | str = "",
+        token_url: str | None = None,
         **options: Any,
     ) -> TokenClient:
         """A client whose token and authorization endpoints come from ``issuer``'s metadata
-        (discovery, cached per process); an explicit ``authorization_url`` wins."""
+        (discovery, cached per process); an explicit ``token_url`` or ``authorization_url`` wins."""
         from .discovery import discover
 
         metadata = discover(
@@ -123,7 +124,7 @@ class TokenClient:
         options["authorization_url"] = (
             options.get("authorization_url") or metadata.authorization_endpoint or None
         )
-        return cls(dialect, metadata.token_endpoint, client_id, client_secret, **options)
+        return cls(dialect, token_url or metadata.token_endpoint, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
         return (

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
+from prefect_vendortokens.testing.openbao import free_port
 from prefect_vendortokens.testing.prefect_server import stop_group
 
 PROVIDER = Path(__file__).parent / "provider"
@@ -147,7 +148,7 @@ def provider(clients: list[dict]) -> Iterator[Provider]:
 def authorize_command(block: str, issuer: str, env: dict[str, str]) -> Iterator[AuthorizeRun]:
     """``prefect-vendortokens authorize BLOCK --no-browser --json`` running; yields once it has
     printed the authorization URL (the person's part is the caller's), stopped at the end."""
-    port = _free_port()
+    port = free_port()
     command = subprocess.Popen(  # noqa: S603 - our own CLI
         [
             sys.executable,
@@ -202,11 +203,3 @@ class AuthorizeRun:
         out, _ = self.command.communicate(timeout=60)
         assert self.command.returncode == 0, f"authorize failed: {out} {''.join(self.printed)[-2000:]}"
         return json.loads(out)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

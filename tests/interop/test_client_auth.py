@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import socket
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from prefect_vendortokens import (
     discover,
     get_dialect,
 )
+from prefect_vendortokens.testing.openbao import free_port
 from prefect_vendortokens.transport.discovery import clear_discovery_cache
 
 from .conftest import Interop
@@ -172,7 +172,7 @@ def test_discovery_errors_are_typed(interop: Interop) -> None:
     with pytest.raises(DiscoveryError, match="publishes no metadata"):
         discover(interop.issuer + "/nowhere", timeout=5)
     with pytest.raises(DiscoveryError, match="unreachable"):
-        discover(_closed_port_url(), timeout=5)
+        discover(f"http://127.0.0.1:{free_port()}", timeout=5)  # nothing listens
 
 
 def test_discovery_refuses_metadata_naming_another_issuer() -> None:
@@ -181,10 +181,3 @@ def test_discovery_refuses_metadata_naming_another_issuer() -> None:
     clear_discovery_cache()
     with pytest.raises(DiscoveryError, match="another issuer"):
         discover("https://idp.example", transport=transport)
-
-
-def _closed_port_url() -> str:
-    """A loopback URL where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
