@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import httpx
 from cyclopts import Parameter
 
-from ..blocks.credentials import VendorCredentials, load_credentials
+from ..blocks.credentials import load_credentials
 from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_PREFECT, EXIT_TOKEN, app, fail, show, show_record
@@ -93,7 +93,7 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
     try:
-        creds = VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+        creds = load_credentials(name)
     except InvalidBlockError as exc:
         return row | {"last_error": str(exc)}
     row |= {"vendor": creds.effective_dialect.name, "grant": creds.grant, "store": creds.store_kind()}
