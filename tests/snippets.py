@@ -83,7 +83,8 @@ def parse(path: Path, text: str | None = None) -> list[Snippet]:
         start, body = i, []
         i += 1
         while i < len(lines) and not re.match(rf"^ {{0,{indent + 3}}}{re.escape(fence)}\s*$", lines[i]):
-            body.append(lines[i][indent:] if lines[i][:indent].isspace() else lines[i].lstrip())
+            line = lines[i]
+            body.append(line[indent:] if line[:indent].strip() == "" else line.lstrip())
             i += 1
         if i == len(lines):
             raise SnippetError(f"{path}:{start + 1}: a code fence is never closed")
