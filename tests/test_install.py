@@ -223,6 +223,7 @@ def test_the_readme_as_written(installed: Installed, tmp_path: Path) -> None:
     this machine do the same commands get a free one instead."""
     prefect_port = free_port() if _port_taken(4200) else 4200
     sandbox_port = free_port() if _port_taken(8765) else 8765
+    print(f"the README's commands on port {prefect_port} (Prefect) and {sandbox_port} (sandbox)")
 
     def on_free_ports(command: str) -> str:
         if prefect_port != 4200:
