@@ -5,7 +5,8 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser provider demo test test-prefect-min lock-prefect-min typecheck dist faults bench bench-scale lint
+.PHONY: setup browser provider demo test test-prefect-min lock-prefect-min typecheck dist docs docs-build \
+	faults bench bench-scale lint
 
 # uv itself is pinned: the tool that installs the lock is part of what was tested.
 .tools/bin/uv:
@@ -32,6 +33,7 @@ provider:
 test: setup browser provider
 	$(UV) run --locked ruff check .
 	$(UV) run --locked mypy
+	$(MAKE) docs-build
 	$(UV) run --locked pytest --durations=15 $(PYTEST_ARGS)
 
 # The oldest Prefect we allow (3.8.8), from its own pinned resolution (ci/prefect-3.8.8.txt: the
@@ -64,6 +66,17 @@ dist: setup
 	$(UV) build --out-dir dist
 	$(UV) run --locked twine check --strict dist/*
 	$(UV) run --locked python -m zipfile -l dist/*.whl | grep -E "py.typed|METADATA"
+
+# The documentation site (mkdocs.yml, docs/): --strict fails on a broken link, a missing anchor or
+# an API object mkdocstrings cannot find. NO_MKDOCS_2_WARNING silences Material's banner about
+# MkDocs 2.0, so the build prints only its own warnings (there are none).
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+docs-build: setup
+	$(DOCS_ENV) $(UV) run --locked --group docs mkdocs build --strict
+
+# Serves the site on http://127.0.0.1:8000 and rebuilds on every save.
+docs: setup
+	$(DOCS_ENV) $(UV) run --locked --group docs mkdocs serve -a 127.0.0.1:8000
 
 # The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
 faults: setup

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,8 @@ import pytest
 
 from prefect_vendortokens.testing.openbao import free_port
 from prefect_vendortokens.testing.prefect_server import prefect_server, stop_group
+
+from .snippets import commands, named
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +50,18 @@ class Installed:
         """A program of the installed venv, in the work directory, with the server's env."""
         return subprocess.run(  # noqa: S603 - the installed venv's own programs
             [self.bin(program), *args],
+            cwd=self.work,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def shell(self, command: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+        """A command line as a reader types it (the venv's programs first on PATH)."""
+        return subprocess.run(  # noqa: S603
+            ["bash", "-e", "-o", "pipefail", "-c", command],  # noqa: S607
             cwd=self.work,
             env=self.env,
             capture_output=True,
@@ -204,14 +219,12 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
             assert state() == "COMPLETED", (it.work / "worker.log").read_text()[-3000:]
         finally:
             stop_group(worker)
-        # The repository's prefect.yaml deploys the same module path with Prefect's own CLI.
+        # The repository's prefect.yaml deploys the same module path with Prefect's own CLI: the
+        # commands of docs/rotation.md, as written.
         shutil.copy(ROOT / "prefect.yaml", it.work / "prefect.yaml")
-        pool = it.run("prefect", "work-pool", "create", "default", "--type", "process")  # the README's step
-        assert pool.returncode == 0, pool.stdout + pool.stderr
-        by_yaml = it.run(
-            "prefect", "--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "-n", "rotate-vendor-tokens"
-        )
-        assert by_yaml.returncode == 0, by_yaml.stdout[-2000:] + by_yaml.stderr[-2000:]
+        for command in commands(named("deploy-prefect-yaml")):
+            done = it.shell(command)
+            assert done.returncode == 0, f"{command}: {done.stdout[-2000:]}{done.stderr[-2000:]}"
         artifacts = httpx.post(
             f"{it.api}/artifacts/filter",
             json={"artifacts": {"flow_run_id": {"any_": [run_id]}}, "limit": 5, "offset": 0},
@@ -234,3 +247,102 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
 
 def _env(path: Path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_readme_as_written(installed: Installed, tmp_path: Path) -> None:
+    """The README's five commands and its flow, then the deployment commands of
+    docs/rotation.md, typed as written into a shell: in a new directory outside the checkout,
+    with a new Prefect profile (no PREFECT_* variable), the wheel's venv on PATH, Prefect's
+    default port 4200 and the sandbox's 8765. Only when one of those ports is already taken on
+    this machine do the same commands get a free one instead."""
+    prefect_port = free_port() if _port_taken(4200) else 4200
+    sandbox_port = free_port() if _port_taken(8765) else 8765
+    print(f"the README's commands on port {prefect_port} (Prefect) and {sandbox_port} (sandbox)")
+
+    def on_free_ports(command: str) -> str:
+        if prefect_port != 4200:
+            command = command.replace("127.0.0.1:4200", f"127.0.0.1:{prefect_port}")
+            command = command.replace("prefect server start", f"prefect server start --port {prefect_port}")
+        if sandbox_port != 8765:
+            sandbox = "prefect-vendortokens sandbox"
+            command = command.replace(sandbox, f"{sandbox} --port {sandbox_port}")
+        return command
+
+    work = tmp_path / "reader"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV", "PYTHON"))}
+    env |= {
+        "PATH": f"{installed.venv / 'bin'}:{os.environ['PATH']}",
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),  # a new profile, as on a new machine
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    reader = Installed(venv=installed.venv, work=work, env=env, api=f"http://127.0.0.1:{prefect_port}/api")
+    services: list[subprocess.Popen[bytes]] = []
+    waits: list = []
+
+    def ready() -> None:
+        for check, what in waits:
+            wait_for(check, what, 150)
+        waits.clear()
+
+    def sandbox_answers() -> bool:
+        written = work / ".vendortokens-sandbox.env"
+        url = _env(written).get("VENDORTOKENS_SANDBOX_URL") if written.exists() else None
+        return bool(url) and httpx.get(f"{url}/_control/counts", timeout=2).status_code == 200
+
+    def prefect_answers() -> bool:
+        return httpx.get(f"{reader.api}/health", timeout=2).status_code == 200
+
+    outputs: dict[str, str] = {}
+    try:
+        for written in commands(named("five-commands")):
+            command = on_free_ports(written)
+            if written.startswith("prefect server start"):  # "terminal 1, left running"
+                services.append(reader.spawn("bash", "-c", f"exec {command}", log="server.log"))
+                waits.append((prefect_answers, "prefect server start"))
+                continue
+            if written.startswith("prefect-vendortokens sandbox"):  # "terminal 2, left running"
+                services.append(reader.spawn("bash", "-c", f"exec {command}", log="sandbox.log"))
+                waits.append((sandbox_answers, "the sandbox"))
+                continue
+            ready()
+            done = reader.shell(command)
+            assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+            outputs[written] = done.stdout
+        ready()
+        saved = outputs["prefect-vendortokens save-blocks --env-file .vendortokens-sandbox.env"]
+        for block in ("sqod", "cobee", "slashid", "sqr", "resales-online"):  # the names the README gives
+            assert block in saved
+        assert "token OK" in outputs["prefect-vendortokens check sqr"]
+
+        # "Save it as count_sqr_users.py in the same directory and run python count_sqr_users.py"
+        (work / "count_sqr_users.py").write_text(named("readme-flow").code)
+        flow = reader.shell("python count_sqr_users.py", timeout=240)
+        assert flow.returncode == 0, flow.stdout + flow.stderr
+        assert "10 users" in flow.stdout + flow.stderr  # the first page of the sandbox's 25
+
+        # docs/rotation.md: deploy, a worker "in another terminal", one run now, to Completed.
+        run_id = ""
+        for command in commands(named("deploy-rotation")):
+            if command.startswith("prefect worker start"):
+                services.append(reader.spawn("bash", "-c", f"exec {command}", log="worker.log"))
+                continue
+            done = reader.shell(command)
+            assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+            if "UUID:" in done.stdout:
+                run_id = done.stdout.split("UUID:")[1].split()[0]
+        assert run_id, "prefect deployment run printed no flow run id"
+
+        def state() -> str:
+            return httpx.get(f"{reader.api}/flow_runs/{run_id}", timeout=5).json()["state"]["type"]
+
+        wait_for(lambda: state() in ("COMPLETED", "FAILED", "CRASHED"), "the deployed rotation run", 240)
+        assert state() == "COMPLETED", (work / "worker.log").read_text()[-3000:]
+    finally:
+        for service in reversed(services):
+            stop_group(service)
