@@ -77,7 +77,7 @@ def _extra_values(given: list[str], needs: tuple[Any, ...], spec_from_stdin: boo
             if kind == "integer":
                 values[name] = int(value)
             elif kind == "number":
-                values[name] = float(value)
+                values[name] = int(value) if value.strip().lstrip("-").isdigit() else float(value)
             elif kind == "boolean":
                 values[name] = value.lower() in ("1", "true", "yes")
         except ValueError:

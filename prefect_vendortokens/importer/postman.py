@@ -137,6 +137,7 @@ def _body(body: Any) -> tuple[Body, ...]:
         return (Body("application/x-www-form-urlencoded", schema),)
     if mode == "raw":
         raw = str(body.get("raw") or "")
+        bare = set(re.findall(r'(?<!")\{\{\s*([^{}]+?)\s*\}\}(?!")', raw))  # a number or true/false
         quoted = re.sub(r'(?<!")(\{\{\s*[^{}]+?\s*\}\})(?!")', r'"\1"', raw)
         try:
             parsed = json.loads(quoted)
@@ -146,7 +147,10 @@ def _body(body: Any) -> tuple[Body, ...]:
             return ()
         schema = {
             "type": "object",
-            "properties": {str(k): _field_schema(v) for k, v in parsed.items()},
+            "properties": {
+                str(k): {**_field_schema(v), **({"type": "number"} if _VAR.findall(str(v)) and set(_VAR.findall(str(v))) & bare else {})}
+                for k, v in parsed.items()
+            },
             "required": list(map(str, parsed)),
         }
         return (Body("application/json", schema),)

@@ -208,7 +208,8 @@ def derive_response(op: Operation) -> ResponseSide:
         side.notes.append(f"the lifetime in seconds is at {' or '.join(expiry_in[:2])}")
     if expiry_at:
         d["expires_at_path"] = expiry_at[:2]
-        fmt, how = expires_at_format(at_leaves[0]) if at_leaves else ("auto", "")
+        described = [leaf for leaf in ok_leaves if leaf.path == expiry_at[0]] or at_leaves
+        fmt, how = expires_at_format(described[0]) if described else ("auto", "")
         if fmt != "auto":
             d["expires_at_format"] = fmt
             side.notes.append(f"the expiry time is at {expiry_at[0]}, {fmt.replace('_', ' ')} ({how})")
