@@ -87,7 +87,7 @@ def _extra_values(given: list[str], needs: tuple[Any, ...], spec_from_stdin: boo
 
 @dialect_app.command(name="import")
 def import_spec(
-    spec: str,
+    spec: Annotated[str, Parameter(allow_leading_hyphen=True, help="The document: a file, or - for standard input.")],
     /,
     *,
     server: Annotated[
@@ -110,7 +110,12 @@ def import_spec(
         str | None, Parameter(help="Save a Vendor Credentials block (vendor 'custom') with this name.")
     ] = None,
     extra: Annotated[
-        list[str] | None, Parameter(help="name=value for a value the document requires (repeatable).")
+        list[str] | None,
+        Parameter(
+            consume_multiple=False,
+            negative=(),
+            help="name=value for a value the document requires (repeat the option for each).",
+        ),
     ] = None,
     overwrite: Annotated[
         bool, Parameter(name="--overwrite", negative=(), help="Replace an existing block of that name.")
