@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -239,7 +240,7 @@ def test_documents_it_cannot_use_are_exit_2_naming_what_is_missing(capsys, tmp_p
     )
     with pytest.raises(NoTokenOperationError, match="no operation matches --operation 'POST /v3/x'"):
         import_openapi(broken / "ambiguous.yaml", operation="POST /v3/x")
-    with pytest.raises(SpecUnreadableError, match="OpenAPI version '2.0' is not 3.x"):
+    with pytest.raises(SpecUnreadableError, match=re.escape("OpenAPI version '2.0' is not 3.x")):
         import_openapi({"openapi": "2.0", "paths": {}})
     remote = {
         "openapi": "3.0.0",
@@ -274,13 +275,30 @@ def test_recursive_schemas_and_yaml_anchors_resolve() -> None:
     doc = copy.deepcopy(parse_text((SPECS / "cobee.yaml").read_text(), "cobee"))
     doc["components"]["schemas"]["Error"]["properties"]["cause"] = {"$ref": "#/components/schemas/Error"}
     assert import_openapi(doc).dialect.error_code_path[:2] == ["error", "code"]
-    anchors = (
-        "openapi: 3.0.0\npaths:\n  /oauth/token:\n    post: &op\n      requestBody:\n        content:\n"
-        "          application/json:\n            schema:\n              type: object\n              properties:\n"
-        "                client_id: {type: string}\n                client_secret: {type: string}\n"
-        "      responses:\n        '200':\n          description: ok\n          content:\n"
-        "            application/json:\n              schema:\n                properties:\n"
-        "                  access_token: {type: string}\n  /copy:\n    get: *op\n"
+    anchors = textwrap.dedent(
+        """\
+        openapi: 3.0.0
+        paths:
+          /oauth/token:
+            post: &op
+              requestBody:
+                content:
+                  application/json:
+                    schema:
+                      properties:
+                        client_id: {type: string}
+                        client_secret: {type: string}
+              responses:
+                '200':
+                  description: ok
+                  content:
+                    application/json:
+                      schema:
+                        properties:
+                          access_token: {type: string}
+          /copy:
+            get: *op
+        """
     )
     result = import_openapi(anchors)  # the anchored copy is read too, and loses on its path
     assert result.operation == "POST /oauth/token" and any("GET /copy" in n for n in result.notes)

@@ -13,7 +13,7 @@ from cyclopts import App, Parameter
 from pydantic import SecretStr, ValidationError
 from rich.table import Table
 
-from ..core.errors import DialectError, TokenError
+from ..core.errors import DialectError
 from .accounts import JsonFlag, _Stop, prefect_api
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, app, console, fail
 
@@ -87,7 +87,9 @@ def _extra_values(given: list[str], needs: tuple[Any, ...], spec_from_stdin: boo
 
 @dialect_app.command(name="import")
 def import_spec(
-    spec: Annotated[str, Parameter(allow_leading_hyphen=True, help="The document: a file, or - for standard input.")],
+    spec: Annotated[
+        str, Parameter(allow_leading_hyphen=True, help="The document: a file, or - for standard input.")
+    ],
     /,
     *,
     server: Annotated[

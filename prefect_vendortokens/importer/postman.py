@@ -148,7 +148,14 @@ def _body(body: Any) -> tuple[Body, ...]:
         schema = {
             "type": "object",
             "properties": {
-                str(k): {**_field_schema(v), **({"type": "number"} if _VAR.findall(str(v)) and set(_VAR.findall(str(v))) & bare else {})}
+                str(k): {
+                    **_field_schema(v),
+                    **(
+                        {"type": "number"}
+                        if _VAR.findall(str(v)) and set(_VAR.findall(str(v))) & bare
+                        else {}
+                    ),
+                }
                 for k, v in parsed.items()
             },
             "required": list(map(str, parsed)),

@@ -216,7 +216,8 @@ def _review_token(report: ProbeReport, data: dict[str, Any], fix: Any) -> None:
                 f"the expiry at {' or '.join(d.expires_at_path)} could not be read as a time"
             )
     token = report.token
-    assert token is not None
+    if token is None:  # the answer's expiry could not be read after all: the error says why
+        return
     if token.expiry_source in (
         ExpirySource.GLOBAL_DEFAULT,
         ExpirySource.DIALECT_DEFAULT,
@@ -230,12 +231,14 @@ def _review_token(report: ProbeReport, data: dict[str, Any], fix: Any) -> None:
             else:
                 fmt = _actual_format(first(data, [path])) or ExpiresAtFormat.AUTO
                 fix(
-                    f"the answer's expiry time is at {path!r} ({fmt.value.replace('_', ' ')}): expires_at_path set",
+                    f"the answer's expiry time is at {path!r} ({fmt.value.replace('_', ' ')}): "
+                    "expires_at_path set",
                     expires_at_path=[path],
                     expires_at_format=fmt.value,
                 )
     token = report.token
-    assert token is not None
+    if token is None:
+        return
     source = token.expiry_source
     lifetime = f"{token.lifetime:.0f} s"
     if source is ExpirySource.EXPIRES_IN:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import names
-from .model import Body, Operation
+from .model import Body, Operation, Scheme
 from .schema import Prop, allowed, example_of, fields, type_of, variants
 
-FORM, JSON = "application/x-www-form-urlencoded", "json"
+FORM = "application/x-www-form-urlencoded"
 _HANDLED_HEADERS = {"contenttype", "accept", "authorization", "useragent", "contentlength", "host"}
 _CC = "client_credentials"
 
@@ -149,104 +149,117 @@ def _best(
 
 def derive_request(op: Operation) -> RequestSide:
     side = RequestSide()
-    d = side.dialect
     if op.method != "POST":
-        d["method"] = op.method
+        side.dialect["method"] = op.method
     body = _choose_body(op, side)
     chosen, all_variants = _variant(body, side) if body is not None else ([], [])
     slots = [Slot(p.name, "body", p.required, p.schema, p.description) for p in chosen]
     for param in op.params:
-        if param.location in ("query", "header", "path"):
-            if param.location == "header" and re.sub(r"[^a-z]", "", param.name.lower()) in _HANDLED_HEADERS:
-                continue
+        handled = param.location == "header" and names.norm(param.name) in _HANDLED_HEADERS
+        if param.location in ("query", "header", "path") and not handled:
             slots.append(Slot(param.name, param.location, param.required, param.schema, param.description))
-    every = {p.name: p for props in all_variants for p in props}
-
-    # --- the grant -------------------------------------------------------------------------
-    grant_slot = next((s for s in slots if _CC in s.values), None) or _best(slots, names.GRANT, ("grant",), 7)
-    if (
-        grant_slot is not None
-        and grant_slot.values
-        and _CC not in grant_slot.values
-        and names.score(grant_slot.name, names.GRANT) < 7
-    ):
-        grant_slot = None
-    grant_values: list[Any] = []
-    if grant_slot is not None:
-        for props in all_variants or [[]]:
-            for p in props:
-                if p.name == grant_slot.name:
-                    grant_values += [v for v in allowed(p.schema) if v not in grant_values]
-        grant_values = grant_values or list(grant_slot.values)
-        if grant_slot.name != "grant_type":
-            d["grant_type_field"] = grant_slot.name
-        if _CC in grant_values:
-            value = _CC
-        elif len(grant_values) == 1:
-            value = str(grant_values[0])
-            side.notes.append(f"the grant field {grant_slot.name!r} allows only {value!r}: sent as the grant")
-        elif grant_slot.schema.get("default") is not None or example_of(grant_slot.schema) is not None:
-            value = str(grant_slot.schema.get("default") or example_of(grant_slot.schema))
-            side.notes.append(f"grant value {value!r} taken from the field's default or example")
-        else:
-            value = _CC
-            side.notes.append(
-                f"the grant field {grant_slot.name!r} states no values: RFC 6749's {_CC!r} assumed"
-            )
-            side.guessed.add("client_credentials_grant")
-        if value != _CC:
-            d["client_credentials_grant"] = value
-        if "refresh_token" in grant_values:
-            d["refresh_grant"] = "refresh_token"
-        if "authorization_code" in grant_values:
-            d["authorization_code_grant"] = "authorization_code"
+    schemes = _security(op)
+    grant = _grant(slots, all_variants, side, explain=body is not None or not op.synthesized)
+    used = {grant.name} if grant is not None else set()
+    oauth_like = bool(op.synthesized) or op.token_url_hint or grant is not None
+    client = _credentials(slots, used, schemes, oauth_like, side)
+    scope = _scope(slots, used, side)
+    _other_grants(all_variants, side)
+    _extras(slots, used, client, schemes, side)
+    if body is None:
+        in_query = any(s is not None and s.location == "query" for s in (grant, scope)) or (
+            side.dialect.get("client_auth") == "none" and client is not None and client.location == "query"
+        )
+        side.dialect["body_encoding"] = "query" if in_query else "none"
+        if not in_query:
+            side.notes.append("the document describes no request body: none is sent")
     else:
-        d["grant_type_field"] = ""
-        if body is not None or not op.synthesized:
-            side.notes.append("no grant type field: none is sent")
-    used = {grant_slot.name} if grant_slot is not None else set()
+        side.dialect["body_encoding"] = "json" if "json" in body.content_type else "form"
+    return side
 
-    # --- client credentials ----------------------------------------------------------------
+
+def _security(op: Operation) -> list[Scheme]:
+    """The security alternative a token request fits: one with HTTP Basic, else the first; none
+    when the operation may also be called without (an empty alternative)."""
+    alternatives = list(op.security)
+    if not alternatives or any(not alt for alt in alternatives):
+        return []
+    with_basic = [alt for alt in alternatives if any(s.kind == "basic" for s in alt)]
+    return list((with_basic or alternatives)[0])
+
+
+def _grant(
+    slots: list[Slot], all_variants: list[list[Prop]], side: RequestSide, *, explain: bool
+) -> Slot | None:
+    """The grant type field and the values it allows across the body's variants."""
+    d = side.dialect
+    slot = next((s for s in slots if _CC in s.values), None) or _best(slots, names.GRANT, ("grant",), 7)
+    if slot is None:
+        d["grant_type_field"] = ""
+        if explain:
+            side.notes.append("no grant type field: none is sent")
+        return None
+    values: list[Any] = []
+    for props in all_variants:
+        for p in props:
+            if p.name == slot.name:
+                values += [v for v in allowed(p.schema) if v not in values]
+    values = values or list(slot.values)
+    if slot.name != "grant_type":
+        d["grant_type_field"] = slot.name
+    if _CC in values:
+        value = _CC
+    elif len(values) == 1:
+        value = str(values[0])
+        side.notes.append(f"the grant field {slot.name!r} allows only {value!r}: sent as the grant")
+    elif slot.schema.get("default") is not None or example_of(slot.schema) is not None:
+        value = str(slot.schema.get("default") or example_of(slot.schema))
+        side.notes.append(f"grant value {value!r} taken from the field's default or example")
+    else:
+        value = _CC
+        side.notes.append(f"the grant field {slot.name!r} states no values: RFC 6749's {_CC!r} assumed")
+        side.guessed.add("client_credentials_grant")
+    if value != _CC:
+        d["client_credentials_grant"] = value
+    if "refresh_token" in values:
+        d["refresh_grant"] = "refresh_token"
+    if "authorization_code" in values:
+        d["authorization_code_grant"] = "authorization_code"
+    return slot
+
+
+_ID_WORDS = ("client id", "client identifier", "application id", "api key", "app id", "access key")
+
+
+def _credentials(
+    slots: list[Slot], used: set[str], schemes: list[Scheme], oauth_like: bool, side: RequestSide
+) -> Slot | None:
+    """Where the client id and secret go: fields named and described so (``format: password``),
+    the operation's HTTP Basic, or RFC 6749's default when the document says nothing."""
+    d = side.dialect
     candidates = [s for s in slots if s.name not in used and s.location != "path"]
     secret = _best(candidates, names.CLIENT_SECRET, ("secret", "password"), 6, secret=True)
-    id_slots = [s for s in candidates if s is not secret]
-    client = _best(
-        id_slots,
-        names.CLIENT_ID,
-        ("client id", "client identifier", "application id", "api key", "app id"),
-        4,
-    )
+    client = _best([s for s in candidates if s is not secret], names.CLIENT_ID, _ID_WORDS, 4)
+    basic = any(s.kind == "basic" for s in schemes)
     if secret is not None and client is None:
         side.notes.append(f"{secret.name!r} carries the secret but no field names the client id")
-    schemes = [s for alternative in op.security for s in alternative]
-    basic = any(s.kind == "basic" for s in schemes)
-    oauth_like = bool(op.synthesized) or op.token_url_hint or grant_slot is not None
-    in_body = body is not None and secret is not None and secret.location == "body"
-    if secret is not None and (secret.required or not basic):
-        if secret.location == "query" or (secret.location == "body" and body is None):
-            d["client_auth"] = "query"
-            if client is not None and client.name != "client_id":
-                d["client_id_query_param"] = client.name
-        elif secret.location == "header":
-            d["client_auth"] = "body"
-            side.notes.append(f"the secret travels in the header {secret.name!r}; set extra_headers by hand")
-            side.guessed.add("client_auth")
-        else:
-            d["client_auth"] = "body"
+    if secret is not None and secret.location in ("body", "query") and (secret.required or not basic):
+        d["client_auth"] = "body" if secret.location == "body" else "query"
         if secret.name != "client_secret":
             d["client_secret_field"] = secret.name
-        if client is not None and client.name != "client_id" and d["client_auth"] == "body":
-            d["client_id_field"] = client.name
-        where = "query parameters" if d["client_auth"] == "query" else "body fields"
-        side.notes.append(
-            f"client id and secret sent as {where} {client.name if client else 'client_id'!r} and {secret.name!r}"
-            + (
-                " (the secret's field is marked format: password)"
-                if secret.schema.get("format") == "password"
-                else ""
-            )
+        if client is not None and client.name != "client_id":
+            d["client_id_field" if secret.location == "body" else "client_id_query_param"] = client.name
+        where = "body fields" if secret.location == "body" else "query parameters"
+        password = (
+            " (the secret's field is marked format: password)"
+            if secret.schema.get("format") == "password"
+            else ""
         )
-        used |= {secret.name} | ({client.name} if client else set())
+        side.notes.append(
+            f"client id and secret sent as {where} {client.name if client else 'client_id'!r} and "
+            f"{secret.name!r}{password}"
+        )
+        used |= {secret.name, *([client.name] if client else [])}
     elif basic:
         if client is not None and client.location == "query":
             d["client_auth"] = "basic_and_query"
@@ -254,7 +267,8 @@ def derive_request(op: Operation) -> RequestSide:
                 d["client_id_query_param"] = client.name
             used.add(client.name)
             side.notes.append(
-                f"HTTP Basic with the client id and secret, and the client id again in the query parameter {client.name!r}"
+                "client id and secret sent with HTTP Basic, and the client id again in the query "
+                f"parameter {client.name!r}"
             )
         else:
             d["client_auth"] = "basic"
@@ -264,9 +278,9 @@ def derive_request(op: Operation) -> RequestSide:
             "Basic credentials are sent as given (RFC 7617); set basic_auth_urlencode=True for a server "
             "that wants them form-encoded first (RFC 6749 2.3.1)"
         )
-        if in_body:
-            used.add(secret.name)
-    elif client is not None:
+        if secret is not None:
+            used.add(secret.name)  # an optional body secret: Basic carries it
+    elif client is not None and secret is None:
         d["client_auth"] = "none"
         if client.name != "client_id":
             d["client_id_field"] = client.name
@@ -289,114 +303,98 @@ def derive_request(op: Operation) -> RequestSide:
     if client is not None and type_of(client.schema) in ("integer", "number"):
         d["client_id_type"] = "integer"
         side.notes.append(f"the client id field {client.name!r} is a number: sent as one")
+    return client
 
-    # --- scope, refresh, code ------------------------------------------------------------------
+
+def _scope(slots: list[Slot], used: set[str], side: RequestSide) -> Slot | None:
     scope = _best([s for s in slots if s.name not in used], names.SCOPE, (), 10)
-    if scope is not None:
-        used.add(scope.name)
-        if scope.name != "scope":
-            d["scope_field"] = scope.name
-        text = scope.description.lower()
-        if "comma" in text:
-            d["scope_separator"] = ","
-        if type_of(scope.schema) == "array":
-            side.notes.append(
-                f"the scope field {scope.name!r} is a list; scopes are sent as one space-separated text"
-            )
-    else:
-        d["scope_field"] = ""
-    for name, prop in every.items():
-        key = names.norm(name)
-        if names.REFRESH_TOKEN.get(key, 0) >= 10 and name != "refresh_token":
-            d["refresh_token_field"] = name
-        elif names.CODE.get(key, 0) >= 10 and name != "code":
-            d["code_field"] = name
-        elif names.REDIRECT_URI.get(key, 0) >= 9 and name != "redirect_uri":
-            d["redirect_uri_field"] = name
-    if d.get("authorization_code_grant"):
-        code_variant = next(
-            (props for props in all_variants if any(names.norm(p.name) in names.CODE for p in props)), []
+    if scope is None:
+        side.dialect["scope_field"] = ""  # the block's scopes are not sent where nothing takes them
+        return None
+    used.add(scope.name)
+    if scope.name != "scope":
+        side.dialect["scope_field"] = scope.name
+    if "comma" in scope.description.lower():
+        side.dialect["scope_separator"] = ","
+    if type_of(scope.schema) == "array":
+        side.notes.append(
+            f"the scope field {scope.name!r} is a list; scopes are sent as one space-separated text"
         )
-        verifier = next((p for p in code_variant if names.score(p.name, names.VERIFIER) >= 6), None)
-        if verifier is None:
-            # In a token request a "code_challenge" field can only carry the PKCE verifier.
-            verifier = next((p for p in code_variant if names.norm(p.name) == "codechallenge"), None)
-            if verifier is not None:
-                side.notes.append(
-                    f"the code grant's PKCE field is named {verifier.name!r}: the verifier is sent in it"
-                )
-        if verifier is not None and verifier.name != "code_verifier":
-            d["code_verifier_field"] = verifier.name
-        if d.get("client_auth") in ("basic", "basic_and_query") and any(
-            names.score(p.name, names.CLIENT_ID) >= 10 for p in code_variant
-        ):
-            d["client_id_in_code_grant"] = True
+    return scope
 
-    # --- everything else the document requires -------------------------------------------------
-    extra_fields: dict[str, Any] = {}
-    extra_query: dict[str, str] = {}
-    extra_headers: dict[str, str] = {}
+
+def _other_grants(all_variants: list[list[Prop]], side: RequestSide) -> None:
+    """The refresh and code grants' field names, from whichever variant carries them."""
+    d = side.dialect
+    for props in all_variants:
+        for p in props:
+            key = names.norm(p.name)
+            if names.REFRESH_TOKEN.get(key, 0) >= 10 and p.name != "refresh_token":
+                d["refresh_token_field"] = p.name
+            elif names.CODE.get(key, 0) >= 10 and p.name != "code":
+                d["code_field"] = p.name
+            elif names.REDIRECT_URI.get(key, 0) >= 9 and p.name != "redirect_uri":
+                d["redirect_uri_field"] = p.name
+    if not d.get("authorization_code_grant"):
+        return
+    code_variant = next(
+        (props for props in all_variants if any(names.norm(p.name) in names.CODE for p in props)), []
+    )
+    verifier = next((p for p in code_variant if names.score(p.name, names.VERIFIER) >= 6), None)
+    if verifier is None:
+        # In a token request a "code_challenge" field can only carry the PKCE verifier.
+        verifier = next((p for p in code_variant if names.norm(p.name) == "codechallenge"), None)
+        if verifier is not None:
+            side.notes.append(
+                f"the code grant's PKCE field is named {verifier.name!r}: the verifier is sent in it"
+            )
+    if verifier is not None and verifier.name != "code_verifier":
+        d["code_verifier_field"] = verifier.name
+    if d.get("client_auth") in ("basic", "basic_and_query") and any(
+        names.score(p.name, names.CLIENT_ID) >= 10 for p in code_variant
+    ):
+        d["client_id_in_code_grant"] = True
+
+
+def _extras(
+    slots: list[Slot], used: set[str], client: Slot | None, schemes: list[Scheme], side: RequestSide
+) -> None:
+    """Everything else the document requires: fixed values as they are, the client id as
+    ``{client_id}``, the rest as templates of extra values the user gives (``needs``)."""
+    extra: dict[str, dict[str, Any]] = {"body": {}, "query": {}, "header": {}}
+
+    def need(name: str, location: str, kind: str, description: str, why: str) -> None:
+        wanted = Need(template_name(name), name, location, kind or "string", description)
+        extra[location][name] = "{" + wanted.name + "}"
+        side.needs.append(wanted)
+        side.notes.append(f"{why}, which only you can fill: the extra value {wanted.name!r}")
+
     for slot in slots:
         if slot.name in used or not slot.required:
             continue
-        target = {"body": extra_fields, "query": extra_query, "header": extra_headers}.get(slot.location)
-        if target is None:
+        if slot.location == "path":
             side.notes.append(f"the path parameter {slot.name!r} must be filled into the token URL by hand")
             continue
         fixed = slot.values[0] if len(slot.values) == 1 else slot.schema.get("default")
         if fixed is not None:
-            target[slot.name] = fixed if slot.location == "body" else str(fixed)
+            extra[slot.location][slot.name] = fixed if slot.location == "body" else str(fixed)
             side.notes.append(f"{slot.location} field {slot.name!r} sent with its fixed value {fixed!r}")
-            continue
-        if (client is not None and slot is client) or names.score(slot.name, names.CLIENT_ID) >= 10:
-            target[slot.name] = "{client_id}"
+        elif slot is client or names.score(slot.name, names.CLIENT_ID) >= 10:
+            extra[slot.location][slot.name] = "{client_id}"
             side.notes.append(f"{slot.location} field {slot.name!r} repeats the client id")
-            continue
-        need = Need(
-            template_name(slot.name),
-            slot.name,
-            slot.location,
-            type_of(slot.schema) or "string",
-            slot.description,
-        )
-        target[slot.name] = "{" + need.name + "}"
-        side.needs.append(need)
-        side.notes.append(
-            f"the document requires the {slot.location} field {slot.name!r}, which only you can fill: "
-            f"the extra value {need.name!r}"
-        )
+        else:
+            why = f"the document requires the {slot.location} field {slot.name!r}"
+            need(slot.name, slot.location, type_of(slot.schema), slot.description, why)
     for scheme in schemes:
         if scheme.kind == "apikey" and scheme.location in ("header", "query") and scheme.param:
-            need = Need(
-                template_name(scheme.param), scheme.param, scheme.location, "string", scheme.description
-            )
-            (extra_headers if scheme.location == "header" else extra_query)[scheme.param] = (
-                "{" + need.name + "}"
-            )
-            side.needs.append(need)
-            side.notes.append(
-                f"the security scheme {scheme.name!r} wants an API key in {scheme.param!r}: the extra value {need.name!r}"
-            )
+            if names.norm(scheme.param) in _HANDLED_HEADERS:
+                continue
+            why = f"the security scheme {scheme.name!r} wants an API key in {scheme.param!r}"
+            need(scheme.param, scheme.location, "string", scheme.description, why)
         elif scheme.kind == "bearer":
             side.notes.append(
-                f"the security scheme {scheme.name!r} (a bearer token) is ignored: a token request has none yet"
+                f"the security scheme {scheme.name!r} (a bearer token) is ignored: none exists yet"
             )
-    if extra_fields:
-        d["extra_fields"] = extra_fields
-    if extra_query:
-        d["extra_query"] = extra_query
-    if extra_headers:
-        d["extra_headers"] = extra_headers
-
-    if body is None:
-        in_query = any(s is not None and s.location == "query" for s in (grant_slot, scope)) or (
-            d.get("client_auth") == "none" and client is not None and client.location == "query"
-        )
-        d["body_encoding"] = "query" if in_query else "none"
-        if not in_query:
-            side.notes.append("the document describes no request body: none is sent")
-    elif "json" in body.content_type:
-        d["body_encoding"] = "json"
-    else:
-        d["body_encoding"] = "form"
-    return side
+    for location, key in (("body", "extra_fields"), ("query", "extra_query"), ("header", "extra_headers")):
+        if extra[location]:
+            side.dialect[key] = extra[location]

@@ -73,7 +73,8 @@ def expiry_kind(leaf: Leaf) -> tuple[int, int]:
         else:
             t_at += 1
     if re.search(
-        r"seconds? (until|before|left|remaining)|number of seconds|lifetime|time to live|ttl|valid for|in seconds",
+        r"seconds? (until|before|left|remaining)|number of seconds|lifetime|time to live|ttl|valid for"
+        r"|in seconds",
         text,
     ):
         t_in += 3
@@ -124,7 +125,7 @@ def derive_response(op: Operation) -> ResponseSide:
     )
     token_paths: list[str] = list(hints.get("access_token", ()))
     token_variants: set[int] = set()
-    for points, _, leaf in ranked:
+    for _points, _, leaf in ranked:
         if leaf.variant in token_variants and token_paths:
             continue
         if leaf.path not in token_paths and (not token_paths or leaf.variant not in token_variants):
@@ -277,7 +278,8 @@ def derive_response(op: Operation) -> ResponseSide:
         side.notes.append("error answers are not described: RFC 6749's error and error_description are read")
     if in_ok and any(names.score(leaf.name, names.ERROR_CODE) >= 6 for leaf in in_ok):
         side.notes.append(
-            "the success status can carry an error too (HTTP 200 with an error body): read as an error when no token comes"
+            "the success status can carry an error too (HTTP 200 with an error body): read as an error "
+            "when no token comes"
         )
     return side
 
