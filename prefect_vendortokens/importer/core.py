@@ -70,7 +70,8 @@ def import_document(
 
 
 def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40]
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
+    return slug if len(slug) <= 40 else slug[:41].rsplit("-", 1)[0]
 
 
 __all__ = ["ImportResult", "SpecError", "SpecUnreadableError", "import_document", "read_document"]

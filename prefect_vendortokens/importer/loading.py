@@ -50,6 +50,8 @@ def _plain(value: Any) -> Any:
 
 def detect_kind(data: Any, source: str) -> Kind:
     """OpenAPI 3.x, Swagger 2.0 or a Postman v2 collection; otherwise a clear error."""
+    if data is None:
+        raise SpecUnreadableError(f"{source}: the document is empty")
     if not isinstance(data, dict):
         raise SpecUnreadableError(
             f"{source}: the document is a {type(data).__name__}, not an object with 'openapi', "

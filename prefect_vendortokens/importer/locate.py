@@ -79,6 +79,9 @@ def token_url(op: Operation, doc: Document, override: str | None) -> tuple[str, 
             break
         if not base_path:
             base_path = base.rstrip("/")  # a relative server: a base path on the document's host
+    if not documented and op.hinted_url:
+        documented = op.hinted_url
+        notes.append(f"the document names no server; its oauth2 scheme's tokenUrl {documented} is used")
     if override:
         has_path = urlsplit(override).path.strip("/") != ""
         prefix = "" if has_path or documented else base_path
@@ -107,7 +110,8 @@ def with_oauth2(doc: Document) -> Document:
                     if base is not None:
                         paths.add((urlsplit(base).path.rstrip("/") + op.path).rstrip("/"))
             if target in paths:
-                operations[i] = replace(op, token_url_hint=True)
+                absolute = url if url.startswith(("http://", "https://")) else ""
+                operations[i] = replace(op, token_url_hint=True, hinted_url=op.hinted_url or absolute)
                 matched = True
         if not matched:
             operations.append(rfc6749_operation(url, schemes))

@@ -129,8 +129,16 @@ def _variant(body: Body, side: RequestSide) -> tuple[list[Prop], list[list[Prop]
 
 
 def _best(
-    slots: list[Slot], table: dict[str, int], words: tuple[str, ...], minimum: int, *, secret: bool = False
+    slots: list[Slot],
+    table: dict[str, int],
+    words: tuple[str, ...],
+    minimum: int,
+    *,
+    secret: bool = False,
+    fixed_ok: bool = False,
 ) -> Slot | None:
+    """The slot whose name (and description) fits ``table`` best, if it fits well enough."""
+
     def points(s: Slot) -> int:
         p = names.score(s.name, table)
         if names.mentions(s.description, *words):
@@ -139,7 +147,7 @@ def _best(
             p += 5
         if p and s.required:
             p += 1
-        if s.values:  # a field with fixed values carries no credential
+        if s.values and not fixed_ok:  # a field with fixed values carries no credential
             p -= 8
         return p
 
@@ -162,7 +170,7 @@ def derive_request(op: Operation) -> RequestSide:
     grant = _grant(slots, all_variants, side, explain=body is not None or not op.synthesized)
     used = {grant.name} if grant is not None else set()
     oauth_like = bool(op.synthesized) or op.token_url_hint or grant is not None
-    client = _credentials(slots, used, schemes, oauth_like, side)
+    client = _credentials(slots, used, schemes, oauth_like, side, rfc6749=op.token_url_hint)
     scope = _scope(slots, used, side)
     _other_grants(all_variants, side)
     _extras(slots, used, client, schemes, side)
@@ -193,7 +201,9 @@ def _grant(
 ) -> Slot | None:
     """The grant type field and the values it allows across the body's variants."""
     d = side.dialect
-    slot = next((s for s in slots if _CC in s.values), None) or _best(slots, names.GRANT, ("grant",), 7)
+    slot = next((s for s in slots if _CC in s.values), None) or _best(
+        slots, names.GRANT, ("grant",), 7, fixed_ok=True
+    )
     if slot is None:
         d["grant_type_field"] = ""
         if explain:
@@ -205,6 +215,17 @@ def _grant(
             if p.name == slot.name:
                 values += [v for v in allowed(p.schema) if v not in values]
     values = values or list(slot.values)
+    if not values:  # no enum: the grants the other fields serve (RFC 6749 names)
+        present = {names.norm(p.name) for props in all_variants for p in props}
+        if "refreshtoken" in present:
+            values.append("refresh_token")
+        if "code" in present and present & {"redirecturi", "codeverifier"}:
+            values.append("authorization_code")
+        if values:
+            side.notes.append(
+                f"the grant field {slot.name!r} states no values; its other fields serve "
+                + " and ".join(repr(v) for v in values)
+            )
     if slot.name != "grant_type":
         d["grant_type_field"] = slot.name
     if _CC in values:
@@ -212,6 +233,12 @@ def _grant(
     elif len(values) == 1:
         value = str(values[0])
         side.notes.append(f"the grant field {slot.name!r} allows only {value!r}: sent as the grant")
+    elif "authorization_code" in values:
+        value = ""
+        side.notes.append(
+            f"the grant field {slot.name!r} offers no client-credentials grant: use grant "
+            "authorization_code in the block (a person consents once with prefect-vendortokens authorize)"
+        )
     elif slot.schema.get("default") is not None or example_of(slot.schema) is not None:
         value = str(slot.schema.get("default") or example_of(slot.schema))
         side.notes.append(f"grant value {value!r} taken from the field's default or example")
@@ -232,7 +259,13 @@ _ID_WORDS = ("client id", "client identifier", "application id", "api key", "app
 
 
 def _credentials(
-    slots: list[Slot], used: set[str], schemes: list[Scheme], oauth_like: bool, side: RequestSide
+    slots: list[Slot],
+    used: set[str],
+    schemes: list[Scheme],
+    oauth_like: bool,
+    side: RequestSide,
+    *,
+    rfc6749: bool = False,
 ) -> Slot | None:
     """Where the client id and secret go: fields named and described so (``format: password``),
     the operation's HTTP Basic, or RFC 6749's default when the document says nothing."""
@@ -273,11 +306,17 @@ def _credentials(
         else:
             d["client_auth"] = "basic"
             side.notes.append("client id and secret sent with HTTP Basic (the operation's security scheme)")
-        d["basic_auth_urlencode"] = False
-        side.notes.append(
-            "Basic credentials are sent as given (RFC 7617); set basic_auth_urlencode=True for a server "
-            "that wants them form-encoded first (RFC 6749 2.3.1)"
-        )
+        if rfc6749:
+            side.notes.append(
+                "an oauth2 scheme names this endpoint: Basic credentials are form-encoded first "
+                "(RFC 6749 2.3.1); set basic_auth_urlencode=False if the server wants them as given"
+            )
+        else:
+            d["basic_auth_urlencode"] = False
+            side.notes.append(
+                "Basic credentials are sent as given (RFC 7617); set basic_auth_urlencode=True for a "
+                "server that wants them form-encoded first (RFC 6749 2.3.1)"
+            )
         if secret is not None:
             used.add(secret.name)  # an optional body secret: Basic carries it
     elif client is not None and secret is None:

@@ -159,14 +159,20 @@ def derive_response(op: Operation) -> ResponseSide:
             return 2
         return 1 if (not token_variants or leaf.variant in token_variants or leaf.variant == 0) else -10
 
+    depth = min(p.count(".") for p in token_paths)
+
     def pick(
         table: dict[str, int], minimum: int, *, types: tuple[str, ...] = (), hint: str = ""
     ) -> list[str]:
+        """Values beside the token or above it, never deeper (``restricted_to.0.scope`` is not
+        the token's scope)."""
         found = list(hints.get(hint, ())) if hint else []
         scored = [
             (names.score(leaf.name, table) + near(leaf), leaf)
             for leaf in ok_leaves
-            if not _in_error(leaf) and (not types or leaf.type in (*types, ""))
+            if not _in_error(leaf)
+            and (not types or leaf.type in (*types, ""))
+            and leaf.path.count(".") <= depth
         ]
         for points, leaf in sorted(scored, key=lambda t: -t[0]):
             if points >= minimum and leaf.path not in found and leaf.path not in token_paths:
