@@ -67,6 +67,16 @@ class TokenServers:
             now = int(time.time())
             jwt = make_jwt({"sub": self.key, "iat": now, "exp": now + 900}, b"metricsio-test-key")
             return 200, {"jwt": self._issue(jwt), "user": {"id": "u1", "name": "integration"}}
+        if method == "POST" and path == "/v2/auth/token":  # RegistryHub: identifier and secret
+            data = json.loads(body or b"null") if ctype == "application/json" else None
+            if not isinstance(data, dict) or (data.get("identifier"), data.get("secret")) != (
+                self.key,
+                self.secret,
+            ):
+                return 401, {"message": "Incorrect authentication credentials"}
+            now = int(time.time())
+            jwt = make_jwt({"sub": self.key, "iat": now, "exp": now + 1200}, b"registryhub-test-key")
+            return 200, {"access_token": self._issue(jwt)}
         if method == "GET" and path == "/api/session":  # GridStat: query credentials, epoch ms expiry
             if headers.get("x-tenant") != self.tenant:
                 return 400, {"status": "error", "reason": "X-Tenant header missing or unknown"}

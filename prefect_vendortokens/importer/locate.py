@@ -170,6 +170,9 @@ def score(op: Operation) -> Candidate:
         why.append("HTTP Basic")
     if points > 0 and op.method == "POST":
         points += 1
+    if op.deprecated:
+        points -= 6
+        why.append("but deprecated")
     body_required = [p.name for body in op.bodies[:1] for p in fields(body.schema) if p.required]
     if any(
         names.score(n, names.REFRESH_TOKEN) >= 10 or names.score(n, names.CODE) >= 10 for n in body_required

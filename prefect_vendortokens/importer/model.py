@@ -80,6 +80,7 @@ class Operation:
     synthesized: str = ""  # why this operation is not the document's own ("oauth2 scheme 'x'")
     token_url_hint: bool = False  # an oauth2 scheme names this operation's URL as its token URL
     hinted_url: str = ""  # that scheme's absolute token URL, for a document without servers
+    deprecated: bool = False
     response_hints: dict[str, tuple[str, ...]] = field(default_factory=dict)  # Postman test scripts
 
     @property

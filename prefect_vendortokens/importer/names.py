@@ -27,6 +27,7 @@ CLIENT_ID = {
     "email": 4,
     "clientname": 4,
     "integrationid": 6,
+    "identifier": 5,
     "partnerid": 5,
 }
 CLIENT_SECRET = {

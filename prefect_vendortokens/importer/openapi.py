@@ -64,6 +64,7 @@ def read_openapi(data: dict[str, Any], source: str) -> Document:
                 "method": method.upper(),
                 "path": str(path),
                 "security": _security(security, schemes),
+                "deprecated": op.get("deprecated") is True,
                 "text": _text(
                     op.get("operationId"), op.get("summary"), op.get("description"), *_list(op.get("tags"))
                 ),

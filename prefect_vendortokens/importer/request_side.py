@@ -255,7 +255,15 @@ def _grant(
     return slot
 
 
-_ID_WORDS = ("client id", "client identifier", "application id", "api key", "app id", "access key")
+_ID_WORDS = (
+    "client id",
+    "client identifier",
+    "application id",
+    "api key",
+    "app id",
+    "access key",
+    "username",
+)
 
 
 def _credentials(
