@@ -215,7 +215,8 @@ def _grant(
             if p.name == slot.name:
                 values += [v for v in allowed(p.schema) if v not in values]
     values = values or list(slot.values)
-    if not values:  # no enum: the grants the other fields serve (RFC 6749 names)
+    stated = bool(values)
+    if not stated:  # no enum: the grants the other fields serve (RFC 6749 names)
         present = {names.norm(p.name) for props in all_variants for p in props}
         if "refreshtoken" in present:
             values.append("refresh_token")
@@ -228,23 +229,28 @@ def _grant(
             )
     if slot.name != "grant_type":
         d["grant_type_field"] = slot.name
+    default = slot.schema.get("default")
+    if default is None:
+        default = example_of(slot.schema)
     if _CC in values:
         value = _CC
-    elif len(values) == 1:
+    elif stated and len(values) == 1:
         value = str(values[0])
         side.notes.append(f"the grant field {slot.name!r} allows only {value!r}: sent as the grant")
-    elif "authorization_code" in values:
+    elif stated and "authorization_code" in values:
         value = ""
         side.notes.append(
             f"the grant field {slot.name!r} offers no client-credentials grant: use grant "
             "authorization_code in the block (a person consents once with prefect-vendortokens authorize)"
         )
-    elif slot.schema.get("default") is not None or example_of(slot.schema) is not None:
-        value = str(slot.schema.get("default") or example_of(slot.schema))
+    elif default is not None:
+        value = str(default)
         side.notes.append(f"grant value {value!r} taken from the field's default or example")
     else:
         value = _CC
-        side.notes.append(f"the grant field {slot.name!r} states no values: RFC 6749's {_CC!r} assumed")
+        side.notes.append(
+            f"the grant field {slot.name!r} names no client-credentials value: RFC 6749's {_CC!r} assumed"
+        )
         side.guessed.add("client_credentials_grant")
     if value != _CC:
         d["client_credentials_grant"] = value
