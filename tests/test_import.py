@@ -346,3 +346,17 @@ def test_save_block_makes_a_block_that_works_in_another_process(
         "sha256:"
     )
     assert prefect_server.scan([creds.client_secret]) == []
+
+
+def test_text_from_the_document_prints_as_it_is(capsys, tmp_path) -> None:
+    """Descriptions and paths are never Rich markup: "[/x]" would crash it, "[bold]" vanish."""
+    spec = parse_text((SPECS / "unseen" / "gridstat-session.json").read_text(), "gridstat")
+    spec["paths"]["/session"]["get"]["parameters"][2]["description"] = "Your tenant [bold] name [/x]"
+    path = tmp_path / "markup.json"
+    path.write_text(json.dumps(spec))
+    assert main(["dialect", "import", str(path)]) == EXIT_OK
+    assert "x_tenant: the header field X-Tenant (Your tenant [bold] name [/x])" in capsys.readouterr().out
+    spec["paths"] = {"/[/x]/token": spec["paths"]["/session"], "/[/y]/token": spec["paths"]["/session"]}
+    path.write_text(json.dumps(spec))
+    assert main(["dialect", "import", str(path)]) == EXIT_BLOCK
+    assert "GET /[/x]/token, GET /[/y]/token" in capsys.readouterr().err.replace("\n", "")

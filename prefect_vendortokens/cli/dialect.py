@@ -5,15 +5,25 @@ as a Vendor Credentials block (``--save-block``)."""
 from __future__ import annotations
 
 import getpass
+import json as jsonlib
 import os
 import sys
 from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 from pydantic import SecretStr, ValidationError
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from ..core.dialect import TokenDialect
 from ..core.errors import DialectError
+from ..importer import SpecError, import_openapi
+from ..importer.core import import_document
+from ..importer.loading import parse_text
+from ..importer.probe import ProbeReport
+from ..importer.probe import probe as run_probe
+from ..importer.result import ImportResult, dialect_python
 from .accounts import JsonFlag, _Stop, prefect_api
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, app, console, fail
 
@@ -26,6 +36,11 @@ app.command(dialect_app)
 
 class _Missing(Exception):
     pass
+
+
+def _fail(message: str, code: int, *, as_json: bool) -> int:
+    """``fail`` for text that quotes the document: Rich would read "[...]" in it as markup."""
+    return fail(message if as_json else escape(message), code, as_json=as_json)
 
 
 def _interactive() -> bool:
@@ -128,10 +143,6 @@ def import_spec(
     dialect it describes: a summary and the Python to paste, or JSON with --json. Exit 2 when
     the document is broken, has no token operation or several (listed); 1 when the probe gets
     no token."""
-    from ..importer import SpecError, import_openapi
-    from ..importer.core import import_document
-    from ..importer.loading import parse_text
-
     from_stdin = spec == "-"
     try:
         if from_stdin:
@@ -144,7 +155,7 @@ def import_spec(
         else:
             result = import_openapi(spec, server=server, operation=operation)
     except SpecError as exc:
-        return fail(str(exc), EXIT_BLOCK, as_json=json)
+        return _fail(str(exc), EXIT_BLOCK, as_json=json)
 
     out: dict[str, Any] = result.to_json()
     dialect = result.dialect
@@ -152,19 +163,17 @@ def import_spec(
     code = EXIT_OK
     if probe or save_block:
         if not result.token_url:
-            return fail("the document names no usable server: pass --server", EXIT_BLOCK, as_json=json)
+            return _fail("the document names no usable server: pass --server", EXIT_BLOCK, as_json=json)
         try:
             client_id, secret = _client_credentials(from_stdin)
             extras = _extra_values(extra or [], result.needs, from_stdin)
         except _Missing as exc:
-            return fail(str(exc), EXIT_BLOCK, as_json=json)
+            return _fail(str(exc), EXIT_BLOCK, as_json=json)
     if probe:
-        from ..importer.probe import probe as run_probe
-
         try:
             report = run_probe(result, client_id, secret, extra=extras, timeout=timeout)
         except DialectError as exc:
-            return fail(str(exc), EXIT_BLOCK, as_json=json)
+            return _fail(str(exc), EXIT_BLOCK, as_json=json)
         dialect = report.dialect
         out["dialect"] = dialect.model_dump(mode="json")
         out["probe"] = report.to_json()
@@ -173,12 +182,14 @@ def import_spec(
     if save_block and code == EXIT_OK:
         saved = _save(save_block, dialect, result.token_url, client_id, secret, extras, overwrite)
         if isinstance(saved, tuple):
-            return fail(saved[1], saved[0], as_json=json)
+            return _fail(saved[1], saved[0], as_json=json)
         out["saved_block"] = save_block
+    elif save_block:
+        out["saved_block"] = None  # a dialect that got no token is not saved
     if json:
-        print(__import__("json").dumps(out))
+        print(jsonlib.dumps(out))
     else:
-        _show(result, dialect, report, out.get("saved_block"))
+        _show(result, dialect, report, out.get("saved_block"), wanted=save_block)
     return code
 
 
@@ -217,57 +228,64 @@ def _save(
     return None
 
 
-def _show(result: Any, dialect: Any, report: Any, saved: str | None) -> None:
-    table = Table(title=f"{result.document}: {result.operation}", show_header=False)
+def _show(
+    result: ImportResult,
+    dialect: TokenDialect,
+    report: ProbeReport | None,
+    saved: str | None,
+    *,
+    wanted: str | None,
+) -> None:
+    """The summary for a person. Everything from the document is plain text, never Rich markup
+    (a description with "[...]" must print as it is)."""
+    table = Table(title=Text(f"{result.document}: {result.operation}"), show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value", overflow="fold")
     d = dialect
-    auth = d.client_auth.value + (
-        f" (id also in ?{d.client_id_query_param})" if d.client_auth.value == "basic_and_query" else ""
-    )
+    auth = d.client_auth.value
+    if d.client_auth.value == "basic_and_query":
+        auth += f" (id also in ?{d.client_id_query_param})"
+    grant = f"{d.grant_type_field}={d.client_credentials_grant}" if d.grant_type_field else "(no grant field)"
     rows = {
         "token URL": result.token_url or "(none: pass --server)",
         "request": f"{d.method}, body {d.body_encoding.value}, client auth {auth}",
-        "grant": f"{d.grant_type_field}={d.client_credentials_grant}"
-        if d.grant_type_field
-        else "(no grant field)",
+        "grant": grant,
         "token at": " or ".join(d.access_token_path),
         "expiry": " or ".join(d.expires_in_path + d.expires_at_path) or "(none: JWT exp or default)",
         "errors": " or ".join(d.error_code_path) + " / " + " or ".join(d.error_message_path),
     }
     for key, value in rows.items():
-        table.add_row(key, value)
+        table.add_row(key, Text(value))
     console.print(table)
+
+    def line(text: str) -> None:
+        console.print(text, soft_wrap=True, markup=False, highlight=False)
+
     if result.needs:
-        console.print("[bold]Needs[/bold] (extra values of the credentials):")
+        line("Needs (extra values of the credentials: --extra name=value):")
         for need in result.needs:
-            console.print(
-                f"  {need.name}: the {need.location} field {need.field}"
-                + (f" ({need.description})" if need.description else ""),
-                soft_wrap=True,
-            )
-    console.print("[bold]Notes[/bold]:")
+            described = f" ({need.description})" if need.description else ""
+            line(f"  {need.name}: the {need.location} field {need.field}{described}")
+    line("Notes:")
     for note in result.notes:
-        console.print(f"  - {note}", soft_wrap=True, markup=False)
+        line(f"  - {note}")
     if report is not None:
-        verdict = (
-            f"token {report.token.fingerprint}, {report.token.expiry_source.value}"
-            if report.ok
-            else f"no token: {type(report.error).__name__}: {report.error}"
-        )
-        console.print(f"[bold]Probe[/bold]: {verdict}", soft_wrap=True)
+        if report.token is not None:
+            line(
+                f"Probe: a token ({report.token.fingerprint}, expiry from {report.token.expiry_source.value})"
+            )
+        else:
+            line(f"Probe: no token: {type(report.error).__name__}: {report.error}")
         for kind, lines in (
             ("fixed", report.fixes),
             ("confirmed", report.confirmed),
             ("doubt", report.doubts),
         ):
-            for line in lines:
-                console.print(f"  {kind}: {line}", soft_wrap=True, markup=False)
+            for text in lines:
+                line(f"  {kind}: {text}")
     if saved:
-        console.print(
-            f"Saved block {saved!r} (vendor custom); try it: prefect-vendortokens check {saved}", markup=False
-        )
-    console.print("[bold]Python to paste[/bold]:")
-    from ..importer.result import dialect_python
-
+        line(f"Saved block {saved!r} (vendor custom): prefect-vendortokens check {saved}")
+    elif wanted:
+        line(f"Block {wanted!r} not saved: the probe got no token.")
+    line("Python to paste:")
     print(dialect_python(dialect))
