@@ -360,3 +360,10 @@ def test_text_from_the_document_prints_as_it_is(capsys, tmp_path) -> None:
     path.write_text(json.dumps(spec))
     assert main(["dialect", "import", str(path)]) == EXIT_BLOCK
     assert "GET /[/x]/token, GET /[/y]/token" in capsys.readouterr().err.replace("\n", "")
+
+
+def test_the_command_is_listed(capsys) -> None:
+    assert main(["--help"]) == EXIT_OK and "dialect" in capsys.readouterr().out
+    assert main(["dialect", "import", "--help"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert all(option in text for option in ("--server", "--operation", "--probe", "--save-block", "--extra"))

@@ -12,6 +12,7 @@ from .errors import SpecUnreadableError
 
 Kind = Literal["openapi3", "swagger2", "postman"]
 MAX_SPEC_BYTES = 20 * 1024 * 1024  # the largest public API documents are a few MB
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 5-10x faster on big documents
 
 
 def parse_text(text: str, source: str) -> Any:
@@ -26,7 +27,7 @@ def parse_text(text: str, source: str) -> Any:
                 raise SpecUnreadableError(f"{source}: not valid JSON ({exc})") from None
             # YAML flow style also starts with "{": let YAML try before giving up.
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, libyaml's when there
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

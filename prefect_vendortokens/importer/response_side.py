@@ -124,13 +124,13 @@ def derive_response(op: Operation) -> ResponseSide:
         key=lambda t: (-t[0], -t[1]),
     )
     token_paths: list[str] = list(hints.get("access_token", ()))
-    token_variants: set[int] = set()
+    served: set[int] = set()  # the oneOf branches whose token is found: one path each
     for _points, _, leaf in ranked:
-        if leaf.variant in token_variants and token_paths:
-            continue
-        if leaf.path not in token_paths and (not token_paths or leaf.variant not in token_variants):
-            token_paths.append(leaf.path)
-            token_variants.add(leaf.variant)
+        if leaf.variant not in served:
+            served.add(leaf.variant)
+            if leaf.path not in token_paths:
+                token_paths.append(leaf.path)
+    token_variants = {leaf.variant for leaf in ok_leaves if leaf.path in token_paths}
     if not ok_leaves and not token_paths:
         side.notes.append(
             "the success answer is not described: RFC 6749's names (access_token, token_type, "
