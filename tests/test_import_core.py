@@ -211,3 +211,37 @@ def test_the_document_is_never_echoed_with_a_secret_example() -> None:
     request = {**CREDS, "example": {"client_id": "abc", "client_secret": "s3cr3t-example-value"}}
     result = import_openapi(doc({"/oauth/token": {"post": token_op(request, TOKEN)}}))
     assert "s3cr3t-example-value" not in repr(result.to_json())
+
+
+def test_code_grant_fields_marked_required_are_not_needs_and_deep_error_details_are_not_codes() -> None:
+    request = {
+        "type": "object",
+        "required": ["grant_type", "client_id", "client_secret", "code", "redirect_uri"],
+        "properties": {
+            "grant_type": {"type": "string"},
+            **CREDS["properties"],
+            "code": {"type": "string"},
+            "redirect_uri": {"type": "string"},
+        },
+    }
+    error = {
+        "type": "object",
+        "properties": {
+            "error": {"type": "string"},
+            "details": {
+                "type": "object",
+                "properties": {
+                    "password": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"error": {"type": "string"}}},
+                    }
+                },
+            },
+        },
+    }
+    op = token_op(request, TOKEN)
+    op["responses"]["400"] = {"description": "bad", "content": {"application/json": {"schema": error}}}
+    result = import_openapi(doc({"/oauth/token": {"post": op}}))
+    assert result.needs == () and result.dialect.extra_fields == {}
+    assert result.dialect.authorization_code_grant == "authorization_code"
+    assert result.dialect.error_code_path == ["error"]

@@ -422,9 +422,12 @@ def _extras(
         side.needs.append(wanted)
         side.notes.append(f"{why}, which only you can fill: the extra value {wanted.name!r}")
 
+    other_grants = (names.REFRESH_TOKEN, names.CODE, names.REDIRECT_URI, names.VERIFIER)
     for slot in slots:
         if slot.name in used or not slot.required:
             continue
+        if any(names.score(slot.name, table) >= 9 for table in other_grants):
+            continue  # the code or refresh grant's own field, however the document marks it
         if slot.location == "path":
             side.notes.append(f"the path parameter {slot.name!r} must be filled into the token URL by hand")
             continue

@@ -302,6 +302,9 @@ def _error_paths(
     for order, (leaf, _) in enumerate(found):
         if leaf.type in exclude_types or leaf.path in avoid:
             continue
+        depth = leaf.path.count(".")
+        if depth > (2 if _in_error(leaf) else 0):  # error.code, errors.0.message; not details.x.0.y
+            continue
         points = names.score(leaf.name, table) + (2 if _in_error(leaf) else 0)
         if leaf.path.split(".")[0].lower() in ("data", "result", "meta", "pagination"):
             points -= 4
