@@ -245,3 +245,23 @@ def test_code_grant_fields_marked_required_are_not_needs_and_deep_error_details_
     assert result.needs == () and result.dialect.extra_fields == {}
     assert result.dialect.authorization_code_grant == "authorization_code"
     assert result.dialect.error_code_path == ["error"]
+
+
+def test_the_importer_and_its_probe_load_no_prefect() -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from prefect_vendortokens import import_openapi\n"
+        "from prefect_vendortokens.importer.probe import probe\n"
+        "import_openapi({'openapi': '3.0.0', 'components': {'securitySchemes': {'o': {'type': 'oauth2', "
+        "'flows': {'clientCredentials': {'tokenUrl': 'https://t.example/token', 'scopes': {}}}}}}})\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    out = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    assert {"yaml", "referencing", "httpx"} <= loaded and not loaded & {"prefect", "hvac"}
