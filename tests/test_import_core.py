@@ -265,3 +265,43 @@ def test_the_importer_and_its_probe_load_no_prefect() -> None:
     )
     loaded = set(json.loads(out.stdout))
     assert {"yaml", "referencing", "httpx"} <= loaded and not loaded & {"prefect", "hvac"}
+
+
+def test_review_fixes_the_token_and_expiry_paths_from_the_actual_answer() -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from prefect_vendortokens import ExpirySource, TokenDialect, TokenRejectedError
+    from prefect_vendortokens.importer.review import review
+
+    dialect = TokenDialect(access_token_path=["token"], expires_in_path=[])
+    answer = {"result": {"authToken": "tok-1234567890", "ttl": 3600}}
+    now = datetime.now(UTC)
+    report = review(
+        dialect,
+        status=200,
+        headers={},
+        body=json.dumps(answer).encode(),
+        sent_at=now,
+        token_url="https://t/x",
+    )
+    assert report.ok and report.token.expiry_source is ExpirySource.EXPIRES_IN
+    assert report.dialect.access_token_path == ["result.authToken"] and report.dialect.expires_in_path == [
+        "result.ttl"
+    ]
+    assert len(report.fixes) == 2 and "tok-1234567890" not in json.dumps(report.fixes + report.confirmed)
+
+    refused = {"fault": {"code": "E42", "msg": "bad grant"}}
+    report = review(
+        TokenDialect(),
+        status=400,
+        headers={},
+        body=json.dumps(refused).encode(),
+        sent_at=now,
+        token_url="https://t/x",
+    )
+    assert isinstance(report.error, TokenRejectedError) and not report.ok
+    assert (report.error.vendor_code, report.error.vendor_message) == ("E42", "bad grant")
+    assert (
+        report.dialect.error_code_path[0] == "fault.code" and "refused the request itself" in report.doubts[0]
+    )
