@@ -367,3 +367,23 @@ def test_the_command_is_listed(capsys) -> None:
     assert main(["dialect", "import", "--help"]) == EXIT_OK
     text = capsys.readouterr().out
     assert all(option in text for option in ("--server", "--operation", "--probe", "--save-block", "--extra"))
+
+
+def test_in_a_terminal_it_asks_for_what_is_missing_and_echoes_no_secret(capsys, monkeypatch) -> None:
+    import getpass
+
+    from prefect_vendortokens.cli import dialect as command
+
+    with token_servers() as servers:
+        monkeypatch.delenv("VENDORTOKENS_CLIENT_ID", raising=False)
+        monkeypatch.delenv("VENDORTOKENS_CLIENT_SECRET", raising=False)
+        monkeypatch.setattr(command, "_interactive", lambda: True)
+        asked: list[str] = []
+        answers = {"Client ID: ": servers.key, "x_tenant (header field X-Tenant): ": servers.tenant}
+        monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or answers[prompt])
+        monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or servers.secret)
+        spec = str(SPECS / "unseen" / "gridstat-session.json")
+        code, out = run_json(capsys, spec, "--server", servers.base_url + "/api", "--probe")
+        assert code == EXIT_OK and out["probe"]["ok"], out
+        assert asked == ["Client ID: ", "Client secret: ", "x_tenant (header field X-Tenant): "]
+        assert servers.secret not in json.dumps(out)
