@@ -36,6 +36,7 @@ from .transport.discovery import ServerMetadata, adiscover, discover
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials
+    from .importer import ImportResult, import_openapi
     from .vault.block import VaultCredentials
 
 # The Prefect blocks load on first use, so the engine (TokenClient, TokenManager, dialects) can be
@@ -43,6 +44,9 @@ if TYPE_CHECKING:
 _PREFECT_BOUND = {
     "VendorCredentials": "prefect_vendortokens.blocks.credentials",
     "VaultCredentials": "prefect_vendortokens.vault.block",
+    # Not Prefect, but YAML and $ref resolution: loaded when an import is asked for.
+    "import_openapi": "prefect_vendortokens.importer",
+    "ImportResult": "prefect_vendortokens.importer",
 }
 
 
@@ -74,6 +78,7 @@ __all__ = [
     "DiscoveryError",
     "ExpiresAtFormat",
     "ExpirySource",
+    "ImportResult",
     "Pkce",
     "RateLimitedError",
     "RedactedTokenError",
@@ -102,4 +107,5 @@ __all__ = [
     "clear_token_cache",
     "discover",
     "get_dialect",
+    "import_openapi",
 ]
