@@ -36,13 +36,16 @@ from .transport.discovery import ServerMetadata, adiscover, discover
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials
+    from .stores.prefect_block import StoredVendorToken
     from .vault.block import VaultCredentials
 
 # The Prefect blocks load on first use, so the engine (TokenClient, TokenManager, dialects) can be
-# used without importing Prefect.
+# used without importing Prefect. All three block types are listed, so that
+# ``prefect block register -m prefect_vendortokens`` (which walks ``dir()``) registers each.
 _PREFECT_BOUND = {
     "VendorCredentials": "prefect_vendortokens.blocks.credentials",
     "VaultCredentials": "prefect_vendortokens.vault.block",
+    "StoredVendorToken": "prefect_vendortokens.stores.prefect_block",
 }
 
 
