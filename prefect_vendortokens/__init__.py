@@ -36,7 +36,6 @@ from .transport.discovery import ServerMetadata, adiscover, discover
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials
-    from .stores.prefect_block import StoredVendorToken
     from .vault.block import VaultCredentials
 
 # The Prefect blocks load on first use, so the engine (TokenClient, TokenManager, dialects) can be
