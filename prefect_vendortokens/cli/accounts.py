@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from ..blocks.credentials import VendorCredentials, load_credentials
-from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
+from cyclopts import Parameter
+
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, fail, show, show_record
 from .block_names import require_saved, saved_names
@@ -22,18 +22,25 @@ def _expires_in(at: datetime) -> str:
 
 
 @app.command(name="check")
-def check(block: str, /, *, json: JsonFlag = False) -> int:
+def check(
+    block: Annotated[
+        str,
+        Parameter(
+            help="Name of a saved Vendor Credentials block (`prefect-vendortokens status` lists them)."
+        ),
+    ],
+    /,
+    *,
+    json: JsonFlag = False,
+) -> int:
     """Get a token with a saved block now, and say where it came from.
 
     Prints the vendor, the token's fingerprint (never the token), its expiry and where that
     came from, and the token store. Exit 1 with the vendor's (scrubbed) error when no token can
     be had, 2 when the block is missing or invalid.
-
-    Parameters
-    ----------
-    block
-        Name of a saved Vendor Credentials block (`prefect-vendortokens status` lists them).
     """
+    from ..blocks.credentials import load_credentials  # Prefect's blocks: after the API check
+
     try:
         with prefect_api(blocks=True):
             try:
@@ -67,6 +74,8 @@ def _last_errors() -> dict[str, dict[str, Any]]:
     events (last 7 days)."""
     from prefect.client.orchestration import get_client
 
+    from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
+
     since = (datetime.now(UTC) - timedelta(days=7)).isoformat()
     names = [REFRESH_FAILED, AUTHORIZATION_REQUIRED]
     body = {"filter": {"event": {"name": names}, "occurred": {"since": since}}, "limit": 50}
@@ -84,6 +93,8 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {"block": name, "vendor": "", "grant": "", "store": "", "fingerprint": ""}
     row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
+    from ..blocks.credentials import VendorCredentials
+
     try:
         creds = VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
     except InvalidBlockError as exc:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from ..blocks.credentials import load_credentials
 from ..core.errors import BlockNotFoundError, DialectError, InvalidBlockError, TokenError
 from ..engine.consent import CONSENT_TIMEOUT
 from .accounts import _expires_in
@@ -18,7 +17,9 @@ from .prefect_api import Stop, prefect_api
 
 @app.command(name="authorize")
 def authorize(
-    block: str,
+    block: Annotated[
+        str, Parameter(help="Name of a saved Vendor Credentials block whose grant is authorization_code.")
+    ],
     /,
     *,
     port: Annotated[
@@ -41,11 +42,6 @@ def authorize(
     Opens the vendor's consent page (or prints its URL), receives the redirect on 127.0.0.1,
     and keeps the refresh token in the block's token store, so flows get tokens from then on.
     Run it again when the vendor says the grant is revoked.
-
-    Parameters
-    ----------
-    block
-        Name of a saved Vendor Credentials block whose grant is authorization_code.
     """
 
     def show_url(url: str) -> None:
@@ -54,6 +50,8 @@ def authorize(
         print(url, file=errors.file, flush=True)
         if not no_browser:
             webbrowser.open(url)
+
+    from ..blocks.credentials import load_credentials  # Prefect's blocks: after the API check
 
     try:
         with prefect_api(blocks=True):

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -89,20 +89,20 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> Ta
     return table
 
 
-def _records(rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> Table:
+def _records(rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> Group:
     """Each row as its first column's value on a line, then its other fields indented below."""
-    grid = Table.grid(padding=(0, 2))
-    grid.title = title or None
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
     first, *rest = columns
+    parts: list[RenderableType] = [Text(title, style="italic")] if title else []
     for number, row in enumerate(rows):
         if number:
-            grid.add_row("", "")
-        grid.add_row(Text(_text(row.get(first)), style="bold"), "")
+            parts.append(Text(""))
+        fields = Table.grid(padding=(0, 2))
+        fields.add_column(no_wrap=True)
+        fields.add_column(overflow="fold")
         for column in rest:
-            grid.add_row(f"  {_label(column)}", _cell(row.get(column)))
-    return grid
+            fields.add_row(f"  {_label(column)}", _cell(row.get(column)))
+        parts += [Text(_text(row.get(first)), style="bold"), fields]
+    return Group(*parts)
 
 
 def _label(column: str) -> str:
