@@ -31,9 +31,9 @@ def not_found_message(missing: Sequence[str], names: Sequence[str]) -> str:
     """``no Vendor Credentials block named 'cobe' (did you mean 'cobee'?)``, then the saved
     names when there are few, and where they were looked for."""
     parts = []
+    folded = {n.lower(): n for n in names}  # "Cobee" is close to "cobee"
     for name in missing:
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-        close += [n for n in names if n.lower() == name.lower() and n not in close]
+        close = [folded[n] for n in difflib.get_close_matches(name.lower(), folded, n=3, cutoff=0.6)]
         hint = f" (did you mean {', '.join(repr(n) for n in close)}?)" if close else ""
         parts.append(f"no Vendor Credentials block named {name!r}{hint}")
     where = f"the Prefect API at {api_url() or 'the temporary server'}"
