@@ -324,6 +324,16 @@ def test_every_api_command_stops_when_no_api_is_configured(capsys) -> None:
     )
 
 
+def test_an_api_that_does_not_answer_is_exit_3_with_its_url(capsys) -> None:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    dead = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    with temporary_settings({PREFECT_API_URL: dead}):
+        code, said = run(capsys, "status", "--json")
+    assert code == EXIT_PREFECT
+    assert said["error"] == f"the Prefect API at {dead} did not answer (ConnectError)"
+
+
 def test_the_api_comes_from_prefect_profiles_and_profile_selects_one(
     prefect_server, sandbox, tmp_path
 ) -> None:
