@@ -81,7 +81,8 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> Ta
     table = Table(title=title or None)
     for column in columns:
         if column in PROSE_COLUMNS:
-            table.add_column(_label(column), overflow="fold", min_width=PROSE_MIN_WIDTH)
+            longest = max((len(_text(row.get(column))) for row in rows), default=0)
+            table.add_column(_label(column), overflow="fold", min_width=min(longest, PROSE_MIN_WIDTH))
         else:
             table.add_column(_label(column), no_wrap=True)
     for row in rows:

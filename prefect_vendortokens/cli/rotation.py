@@ -70,7 +70,7 @@ def _show_failures(rows: list[dict[str, Any]], verbose: bool, run_url: str) -> N
     failed = [row for row in rows if row["status"] == "failed"]
     if not failed:
         return
-    console.print(f"{len(failed)} of {len(rows)} accounts failed:", soft_wrap=True)
+    console.print(f"\n{len(failed)} of {len(rows)} accounts failed:", soft_wrap=True)
     for row in failed:
         said = row["error"] if verbose else row.get("error_summary") or row["error"]
         console.print(f"  {row['block']}: {said}", soft_wrap=True, markup=False)
