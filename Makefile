@@ -5,11 +5,12 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser provider demo test faults bench bench-scale lint
+.PHONY: setup browser provider demo test test-prefect-min lock-prefect-min typecheck dist faults bench bench-scale lint
 
+# uv itself is pinned: the tool that installs the lock is part of what was tested.
 .tools/bin/uv:
 	python3 -m venv .tools
-	.tools/bin/python -m pip install --quiet "uv>=0.5,<1"
+	.tools/bin/python -m pip install --quiet "uv==0.13.9"
 
 setup: $(UV)
 	$(UV) sync --locked
@@ -30,7 +31,39 @@ provider:
 
 test: setup browser provider
 	$(UV) run --locked ruff check .
+	$(UV) run --locked mypy
 	$(UV) run --locked pytest --durations=15 $(PYTEST_ARGS)
+
+# The oldest Prefect we allow (3.8.8), from its own pinned resolution (ci/prefect-3.8.8.txt: the
+# lock's versions except Prefect and what 3.8.8 needs otherwise), in .venv-prefect-min: the wheel
+# installed next to it, the CLI and the UIs. `.ci/run` runs it after `make test`.
+PREFECT_MIN := ci/prefect-3.8.8.txt
+PREFECT_MIN_TESTS ?= tests/test_install.py tests/test_cli.py tests/browser
+test-prefect-min: $(UV) browser provider
+	$(UV) venv --quiet --allow-existing --python 3.11 .venv-prefect-min
+	$(UV) pip sync --quiet --python .venv-prefect-min/bin/python $(PREFECT_MIN)
+	$(UV) pip install --quiet --python .venv-prefect-min/bin/python --no-deps -e .
+	.venv-prefect-min/bin/python -c "import prefect; print('Prefect', prefect.__version__)"
+	VENDORTOKENS_TEST_RESOLUTION=$(PREFECT_MIN) .venv-prefect-min/bin/python -m pytest \
+	  --durations=5 $(PREFECT_MIN_TESTS) $(PYTEST_ARGS)
+
+# Re-resolve ci/prefect-3.8.8.txt after `uv lock`: the lock's pins, but Prefect 3.8.8's own.
+lock-prefect-min: $(UV)
+	$(UV) export --locked --group dev --no-hashes --no-emit-project --no-header --no-annotate \
+	  | grep -vE '^(prefect|fastapi|apprise|python-slugify)==' > .lock-pins.txt
+	$(UV) pip compile pyproject.toml --group dev --python-version 3.11 --no-header --no-annotate \
+	  -c ci/prefect-3.8.8.in -c .lock-pins.txt -o $(PREFECT_MIN)
+	rm -f .lock-pins.txt
+
+typecheck: setup
+	$(UV) run --locked mypy
+
+# The sdist and the wheel, checked as PyPI would (twine), and the wheel's contents listed.
+dist: setup
+	rm -rf dist
+	$(UV) build --out-dir dist
+	$(UV) run --locked twine check --strict dist/*
+	$(UV) run --locked python -m zipfile -l dist/*.whl | grep -E "py.typed|METADATA"
 
 # The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
 faults: setup

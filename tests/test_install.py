@@ -87,17 +87,28 @@ def installed(tmp_path_factory) -> Iterator[Installed]:
     run = {"capture_output": True, "text": True, "timeout": 600, "check": True}
     subprocess.run([uv(), "build", "--wheel", "--out-dir", str(dist), str(ROOT)], cwd=ROOT, **run)  # noqa: S603
     constraints = base / "constraints.txt"
-    exported = subprocess.run(  # noqa: S603
-        [uv(), "export", "--locked", "--no-dev", "--no-hashes", "--no-emit-project"], cwd=ROOT, **run
-    )
-    constraints.write_text(exported.stdout)
-    subprocess.run([uv(), "venv", "--python", sys.executable, str(venv)], cwd=base, **run)  # noqa: S603
-    wheel = next(dist.glob("prefect_vendortokens-*.whl"))
-    subprocess.run(  # noqa: S603 - the locked versions, then the wheel itself
-        [uv(), "pip", "install", "--python", str(venv / "bin/python"), "-c", str(constraints), str(wheel)],
+    constraints.write_text(resolution())
+    prefect = next(line for line in constraints.read_text().splitlines() if line.startswith("prefect=="))
+    python = str(venv / "bin/python")
+    subprocess.run([uv(), "venv", "--seed", "--python", sys.executable, str(venv)], cwd=base, **run)  # noqa: S603
+    # A user's environment first: the Prefect under test (and what it needs), as they would have it.
+    subprocess.run(  # noqa: S603
+        [uv(), "pip", "install", "--python", python, "-c", str(constraints), prefect, "hvac", "joserfc"],
         cwd=base,
         **run,
     )
+    before = installed_versions(python)
+    # Then the wheel with the user's own pip, no constraints: it must keep their Prefect.
+    wheel = next(dist.glob("prefect_vendortokens-*.whl"))
+    pip = subprocess.run(  # noqa: S603
+        [python, "-m", "pip", "install", "--disable-pip-version-check", str(wheel)], cwd=base, **run
+    )
+    after = installed_versions(python)
+    changed = {k: (before[k], after.get(k)) for k in before if after.get(k) != before[k]}
+    assert changed == {}, f"installing the wheel changed the user's packages: {changed}\n{pip.stdout}"
+    assert after["prefect"] == prefect.split("==")[1]
+    checked = subprocess.run([python, "-m", "pip", "check"], cwd=base, capture_output=True, text=True)  # noqa: S603
+    assert checked.returncode == 0, checked.stdout
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "VIRTUAL_ENV", "PYTHON"))}
     env |= {"PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "PREFECT_HOME": str(base / "prefect-home")}
     with prefect_server(env, prefect=str(venv / "bin/prefect"), cwd=work, log=work / "server.log") as (
@@ -105,6 +116,34 @@ def installed(tmp_path_factory) -> Iterator[Installed]:
         env,
     ):
         yield Installed(venv=venv, work=work, env=env, api=api)
+
+
+def resolution() -> str:
+    """The pinned set under test: the lock (`make test`), or the file named by
+    VENDORTOKENS_TEST_RESOLUTION (`make test-prefect-min`: ci/prefect-3.8.8.txt)."""
+    named = os.environ.get("VENDORTOKENS_TEST_RESOLUTION")
+    if named:
+        return (ROOT / named).read_text()
+    exported = subprocess.run(  # noqa: S603
+        [uv(), "export", "--locked", "--no-dev", "--no-hashes", "--no-emit-project"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return exported.stdout
+
+
+def installed_versions(python: str) -> dict[str, str]:
+    listed = subprocess.run(  # noqa: S603
+        [python, "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return {p["name"].lower(): p["version"] for p in json.loads(listed.stdout)}
 
 
 def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:

@@ -12,7 +12,7 @@ import json
 import logging
 import ssl
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -401,7 +401,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         """The shared store this block uses: the configured kind, with 'auto' resolved."""
         kind = self.token_store.kind
         if kind != "auto":
-            return kind
+            return str(kind)
         # A user's grant lives only in a shared store (authorize writes it there).
         shared = self.grant == "authorization_code" or events.prefect_api_available()
         chosen = "prefect" if shared else "memory"
@@ -519,11 +519,22 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         manager = self.manager()
         return await (manager.aget_token(force=True) if force_refresh else manager.aget_token())
 
-    @async_dispatch(aget_token)
-    def get_token(self, force_refresh: bool = False) -> AccessToken:
-        """A valid token (cached per process; one request for all concurrent callers)."""
-        manager = self.manager()  # a plain call: the manager's lock-free path
-        return manager.get_token(force=True) if force_refresh else manager.get_token()
+    # Type checkers see the sync call's type: Prefect's ``async_dispatch`` types the result as
+    # ``AccessToken | Coroutine``, which every sync caller would have to narrow (async code awaits
+    # ``aget_token``). At run time the dispatching function.
+    if TYPE_CHECKING:
+
+        def get_token(self, force_refresh: bool = False) -> AccessToken:
+            """A valid token (cached per process; one request for all concurrent callers)."""
+            ...
+
+    else:
+
+        @async_dispatch(aget_token)
+        def get_token(self, force_refresh: bool = False) -> AccessToken:
+            """A valid token (cached per process; one request for all concurrent callers)."""
+            manager = self.manager()  # a plain call: the manager's lock-free path
+            return manager.get_token(force=True) if force_refresh else manager.get_token()
 
     # --- HTTP clients -------------------------------------------------------------------
     def auth(self) -> VendorTokenAuth:
@@ -556,7 +567,7 @@ def load_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
     if isinstance(credentials, VendorCredentials):
         return credentials
     try:
-        return VendorCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+        return cast(VendorCredentials, VendorCredentials.load(credentials, _sync=True))  # type: ignore[call-arg]
     except ValueError as exc:
         if isinstance(exc, TokenError):
             raise

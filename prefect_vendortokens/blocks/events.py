@@ -37,13 +37,15 @@ def prefect_api_available() -> bool:
     return bool(PREFECT_API_URL.value()) or in_run
 
 
-def _emit(event: str, resource: dict[str, str], related: list[dict[str, str]], payload: dict) -> None:
+def _emit(
+    event: str, resource: dict[str, str], related: list[dict[str, str]], payload: dict[str, Any]
+) -> None:
     if not prefect_api_available():
         return
     from prefect.events import emit_event
 
     try:
-        emit_event(event=event, resource=resource, related=related, payload=payload)  # type: ignore[arg-type]
+        emit_event(event=event, resource=resource, related=related, payload=payload)
     except Exception:  # reporting must never fail the token request it reports
         logger.debug("could not emit %s", event, exc_info=True)
 

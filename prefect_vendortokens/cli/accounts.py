@@ -93,10 +93,10 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {"block": name, "vendor": "", "grant": "", "store": "", "fingerprint": ""}
     row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
-    from ..blocks.credentials import VendorCredentials
+    from ..blocks.credentials import load_credentials
 
     try:
-        creds = VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
+        creds = load_credentials(name)
     except InvalidBlockError as exc:
         return row | {"last_error": str(exc)}
     row |= {"vendor": creds.effective_dialect.name, "grant": creds.grant, "store": creds.store_kind()}

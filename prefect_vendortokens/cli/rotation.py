@@ -3,7 +3,7 @@ it, by module path, on a process work pool created if missing)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from cyclopts import Parameter
 
@@ -115,8 +115,9 @@ def deploy_rotation(
     """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
-    from prefect.deployments.runner import EntrypointType
+    from prefect.deployments.runner import RunnerDeployment
     from prefect.exceptions import ObjectNotFound
+    from prefect.types.entrypoint import EntrypointType
 
     from ..flows.rotation import rotate_tokens
 
@@ -129,14 +130,14 @@ def deploy_rotation(
                 except ObjectNotFound:
                     client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
                     created_pool = True
-            deployment = rotate_tokens.to_deployment(
+            deployment = rotate_tokens.to_deployment(  # sync here: async_dispatch's union narrowed
                 name=name,
                 cron=cron,
                 parameters={"horizon_seconds": horizon},
                 work_pool_name=pool,
                 entrypoint_type=EntrypointType.MODULE_PATH,
             )
-            deployment_id = deployment.apply()
+            deployment_id = cast(RunnerDeployment, deployment).apply()
     except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     row = {

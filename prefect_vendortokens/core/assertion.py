@@ -31,7 +31,7 @@ def load_private_key(text: str, *, vendor: str) -> SigningKey:
             return import_key(json.loads(text))
         for kind in ("RSA", "EC", "OKP"):
             try:
-                return import_key(text, kind)  # type: ignore[arg-type]
+                return import_key(text, kind)
             except (JoseError, ValueError, TypeError):
                 continue
     except (JoseError, ValueError, TypeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 _MAX_VENDOR_TEXT = 300
@@ -74,11 +75,12 @@ class TokenError(Exception):
             parts.append(f"vendor said: {said}")
         return " ".join(parts)
 
-    def __reduce__(self):  # keep the typed fields across pickling (Prefect persists exceptions)
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep the typed fields across pickling (Prefect persists exceptions).
         return (_rebuild, (type(self), self.__dict__.copy()))
 
 
-def _rebuild(cls: type[TokenError], state: dict) -> TokenError:
+def _rebuild(cls: type[TokenError], state: dict[str, Any]) -> TokenError:
     err = cls.__new__(cls)
     err.__dict__.update(state)
     Exception.__init__(err, err._render())
@@ -118,7 +120,7 @@ class VendorUnavailableError(TokenError):
 
     retryable = True
 
-    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs) -> None:
+    def __init__(self, summary: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(summary, **kwargs)
 
@@ -136,7 +138,7 @@ class RateLimitedError(VendorUnavailableError):
 class TokenResponseError(TokenError):
     """The vendor's answer could not be understood (not JSON, HTML, no token in it)."""
 
-    def __init__(self, summary: str, *, missing_field: str | None = None, **kwargs) -> None:
+    def __init__(self, summary: str, *, missing_field: str | None = None, **kwargs: Any) -> None:
         self.missing_field = missing_field
         super().__init__(summary, **kwargs)
 
@@ -169,7 +171,7 @@ class VaultError(TokenError):
         namespace: str | None = None,
         mount: str | None = None,
         path: str | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         self.address, self.namespace, self.mount, self.path = address, namespace, mount, path
         super().__init__(summary, **kwargs)

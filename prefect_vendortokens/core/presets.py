@@ -20,7 +20,7 @@ _PRESETS: dict[str, TokenDialect] = {
         client_auth=ClientAuth.BASIC_AND_QUERY,
         basic_auth_urlencode=False,  # vendors' own Basic: the raw id and secret
         client_id_query_param="clientid",
-        scope_field=None,
+        scope_field="",
     ),
     "cobee": TokenDialect(
         name="cobee",
@@ -29,8 +29,8 @@ _PRESETS: dict[str, TokenDialect] = {
         client_auth=ClientAuth.BODY,
         client_id_field="clientId",
         client_secret_field="clientSecret",
-        grant_type_field=None,
-        scope_field=None,
+        grant_type_field="",
+        scope_field="",
         access_token_path=["accessToken", "access_token"],
         token_type_path=["tokenType", "token_type"],
         expires_in_path=["expiresIn", "expires_in"],
@@ -62,7 +62,7 @@ _PRESETS: dict[str, TokenDialect] = {
         default_token_url="https://api.sqr-group.com/v1/oauth/token",
         body_encoding=BodyEncoding.JSON,
         client_auth=ClientAuth.BODY,
-        scope_field=None,
+        scope_field="",
     ),
     "resales_online": TokenDialect(
         name="resales_online",
@@ -70,7 +70,7 @@ _PRESETS: dict[str, TokenDialect] = {
         body_encoding=BodyEncoding.FORM,  # must NOT be JSON: the vendor rejects that here only
         client_auth=ClientAuth.BODY,
         client_id_type="integer",
-        scope_field=None,
+        scope_field="",
         error_code_path=["error"],
         error_message_path=["message", "hint"],
     ),

@@ -7,7 +7,6 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import JsonValue, SecretStr
@@ -180,9 +179,10 @@ def build_token_request(
 
 def _assertion(dialect: TokenDialect, creds: ClientCredentials, now: int) -> str:
     # Imported here: joserfc brings cryptography, which plain client-secret users need not load.
-    from .assertion import client_assertion, load_private_key, secret_key
+    from .assertion import SigningKey, client_assertion, load_private_key, secret_key
 
     vendor = dialect.name
+    key: SigningKey
     if dialect.client_auth is ClientAuth.CLIENT_SECRET_JWT:
         key = secret_key(creds.client_secret.get_secret_value(), vendor=vendor)
     else:
@@ -248,7 +248,7 @@ def _render(value: JsonValue, values: dict[str, JsonValue], vendor: str) -> Json
     if not isinstance(value, str):
         return value
 
-    def lookup(name: str) -> Any:
+    def lookup(name: str) -> JsonValue:
         if name not in values:
             raise DialectError(
                 f"dialect {vendor!r} needs the extra value {name!r}; add it to the credentials' "

@@ -132,7 +132,7 @@ def _classify(
     *,
     ok_status: bool,
 ) -> TokenError:
-    said = {"vendor_code": code, "vendor_message": message}
+    said: dict[str, Any] = {"vendor_code": code, "vendor_message": message}
     retry_after = parse_retry_after(_header(headers, "retry-after"))
     if status == 429 or (code or "").lower() in {"too many requests", "rate_limited", "slow_down"}:
         return RateLimitedError(

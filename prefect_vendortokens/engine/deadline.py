@@ -49,7 +49,12 @@ def call_within(fn: Callable[[], T], seconds: float, timed_out: Callable[[], Bas
     """``fn()``, or ``timed_out()`` raised after ``seconds`` without an answer."""
     box: list[Outcome] = []
     done = threading.Event()
-    _start(fn, lambda outcome: (box.append(outcome), done.set()))
+
+    def deliver(outcome: Outcome) -> None:
+        box.append(outcome)
+        done.set()
+
+    _start(fn, deliver)
     if not done.wait(seconds):
         raise timed_out()
     return _unwrap(box[0])  # type: ignore[return-value]

@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..core.errors import (
     AuthorizationRequiredError,
@@ -130,7 +131,7 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
     while account.clock() < deadline:
         peek = yield from _read_store(account)
         if want.accepts(peek, account.margin):
-            return peek  # type: ignore[return-value] - accepts() is False for None
+            return peek  # type: ignore[return-value]  # accepts() is False for None
         try:
             locked = yield TryLock()
         except TokenStoreError as exc:  # the store's lock is down: stay available, stay safe
@@ -322,9 +323,9 @@ async def drive(plan: Plan, perform: Callable[[Op], Awaitable[object]]) -> Acces
     resume, value = plan.send, None
     while True:
         try:
-            op = resume(value)  # type: ignore[arg-type]
+            op = resume(value)
         except StopIteration as done:
-            return done.value
+            return cast(AccessToken, done.value)
         try:
             resume, value = plan.send, await perform(op)
         except TokenError as exc:

@@ -16,13 +16,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeAlias, TypeVar
 
 from ..core.errors import TokenError
 
 T = TypeVar("T")
 logger = logging.getLogger("prefect_vendortokens")
-Log = logging.Logger | logging.LoggerAdapter
+Log: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class RetryPolicy:
             if retry_after > self.max_retry_after:
                 return None
             return retry_after * (1 + random.uniform(0, 0.1))  # noqa: S311 - jitter, not crypto
-        backoff = min(self.base * 2 ** (attempt - 1), self.max_delay)
+        backoff = min(self.base * 2.0 ** (attempt - 1), self.max_delay)
         return backoff * (1 + random.uniform(0, self.jitter))  # noqa: S311
 
 

@@ -199,11 +199,9 @@ def rotate_tokens(
             (chunk, rotate_batch.submit(chunk, horizon_seconds, number, chunk[0]))
             for number, chunk in enumerate(chunks, 1)
         ]
-        for chunk, future in batches:
-            outcome = future.result(raise_on_failure=False)
-            rows += (
-                [_failed_row(n, outcome) for n in chunk] if isinstance(outcome, BaseException) else outcome
-            )
+        for chunk, batch in batches:
+            done = batch.result(raise_on_failure=False)
+            rows += [_failed_row(n, done) for n in chunk] if isinstance(done, BaseException) else done
     create_markdown_artifact(
         key="vendor-token-rotation", markdown=_markdown(rows), description="Vendor token rotation"
     )

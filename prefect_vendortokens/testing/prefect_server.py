@@ -61,7 +61,7 @@ def prefect_server(
             out.close()  # type: ignore[union-attr]
 
 
-def stop_group(process: subprocess.Popen) -> None:
+def stop_group(process: subprocess.Popen[bytes]) -> None:
     """Stop a process started with ``start_new_session=True`` and everything it started."""
     if process.poll() is not None:
         return

@@ -284,7 +284,7 @@ def authorize(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
 
 
 # --- downstream endpoints ---------------------------------------------------------------
-def sqod_appointments(sb: VendorSandbox, v: VendorState, req: Request, token: dict) -> Reply:
+def sqod_appointments(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     if req.method == "POST":
         item = req.json() if isinstance(req.json(), dict) else {}
         return Reply(201, {"data": {"id": secrets.randbelow(10**6), **item}})
@@ -300,19 +300,21 @@ def sqod_appointments(sb: VendorSandbox, v: VendorState, req: Request, token: di
     )
 
 
-def cobee_employees(sb: VendorSandbox, v: VendorState, req: Request, token: dict, company_id: str) -> Reply:
+def cobee_employees(
+    sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any], company_id: str
+) -> Reply:
     if token["claims"].get("https://auth.cobee.io/metadata", {}).get("companyId") != company_id:
         return Reply(403, {"error": 403, "message": "Forbidden"})
     return Reply(200, {"employees": [{"id": f"emp-{i}", "companyId": company_id} for i in range(3)]})
 
 
-def slashid_userinfo(sb: VendorSandbox, v: VendorState, req: Request, token: dict) -> Reply:
+def slashid_userinfo(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     if "openid" not in (token["scope"] or "").split():
         return _slashid_error(403, "forbidden", "scope openid required")
     return Reply(200, {"sub": f"user-{v.client_id}", "email": "person@example.test"})
 
 
-def sqr_user_status(sb: VendorSandbox, v: VendorState, req: Request, token: dict) -> Reply:
+def sqr_user_status(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     body = req.json()
     if req.content_type != JSON or not isinstance(body, dict):
         return Reply(400, {"error": "invalid_request"})
@@ -324,7 +326,7 @@ def sqr_user_status(sb: VendorSandbox, v: VendorState, req: Request, token: dict
 
 
 def resales_update_unit(
-    sb: VendorSandbox, v: VendorState, req: Request, token: dict, development_id: str
+    sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any], development_id: str
 ) -> Reply:
     if req.content_type != JSON:
         return Reply(422, {"error": "validation_error", "message": "Content-Type must be application/json"})
@@ -334,7 +336,7 @@ def resales_update_unit(
     return Reply(200, {"success": True, "development_id": int(development_id), "unit": body["UntName"]})
 
 
-def oauth2_resource(sb: VendorSandbox, v: VendorState, req: Request, token: dict) -> Reply:
+def oauth2_resource(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     return Reply(200, {"ok": True, "scope": token["scope"]})
 
 

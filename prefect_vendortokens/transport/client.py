@@ -241,7 +241,7 @@ class TokenClient:
     def _ssl_context(self) -> ssl.SSLContext:
         with self._ssl_lock:
             if self._ssl is None:
-                self._ssl = httpx.create_ssl_context(verify=self.verify)  # type: ignore[arg-type]
+                self._ssl = httpx.create_ssl_context(verify=self.verify)
             return self._ssl
 
     def _send(self, request: TokenRequest) -> AccessToken:
@@ -334,7 +334,7 @@ def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
     coroutine bounds itself."""
     context = contextvars.copy_context()
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result(  # type: ignore[arg-type]
+        return pool.submit(context.run, asyncio.run, coroutine).result(
             timeout=None if timeout is None else timeout + 30
         )
 
