@@ -135,9 +135,9 @@ def test_check_status_rotate_and_their_events(prefect_server, sandbox, tmp_path,
     )
     assert "CredentialsRejectedError" in by_block["cli-broken"]["last_error"]
 
-    refreshed = read_events(prefect_server, "prefect-vendortokens.token.refreshed")
-    failed = read_events(prefect_server, "prefect-vendortokens.token.refresh-failed")
-    rotation = read_events(prefect_server, "prefect-vendortokens.rotation.failed")
+    refreshed = read_events(prefect_server, "prefect-vendortokens.token.refreshed", blocks=("cli-sqr",))
+    failed = read_events(prefect_server, "prefect-vendortokens.token.refresh-failed", blocks=("cli-broken",))
+    rotation = read_events(prefect_server, "prefect-vendortokens.rotation.failed", blocks=("cli-broken",))
     events = refreshed + failed + rotation
     sqr = next(e for e in refreshed if e["payload"]["block"] == "cli-sqr")
     assert sqr["payload"]["fingerprint"] == checked["fingerprint"] and sqr["payload"]["vendor"] == "sqr"
@@ -153,14 +153,27 @@ def test_check_status_rotate_and_their_events(prefect_server, sandbox, tmp_path,
     assert [s[:8] for s in (wrong, *sandbox.issued_secrets()) if s in text] == []
 
 
-def read_events(prefect_server, name: str) -> list[dict]:
-    """The newest 50 events of that name (the API's page size), newest first."""
+def read_events(prefect_server, name: str, *, blocks: tuple[str, ...] = ()) -> list[dict]:
+    """The newest 50 events of that name (the API's page size), newest first, once they are
+    there: the server persists events in batches (about a second behind on Prefect 3.9), so wait
+    (bounded) until one is stored for each of ``blocks`` (or any, without ``blocks``)."""
     from prefect.client.orchestration import get_client
 
     prefect_server.flush()
     body = {"filter": {"event": {"name": [name]}, "order": "DESC"}, "limit": 50}
-    with get_client(sync_client=True) as client:
-        return client.request("POST", "/events/filter", json=body).json()["events"]
+    deadline = time.monotonic() + 30
+    while True:
+        with get_client(sync_client=True) as client:
+            events = client.request("POST", "/events/filter", json=body).json()["events"]
+        seen = {str(block) for e in events for block in _event_blocks(e)}
+        if (set(blocks) <= seen if blocks else events) or time.monotonic() > deadline:
+            return events
+        time.sleep(0.3)
+
+
+def _event_blocks(event: dict) -> list[str]:
+    payload = event.get("payload") or {}
+    return [payload["block"]] if "block" in payload else list(payload.get("failed_blocks", []))
 
 
 def test_sandbox_service_keeps_its_credentials_and_takes_http_controls(tmp_path) -> None:
