@@ -273,12 +273,15 @@ def clean_env(home: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def cli(env: dict[str, str], *argv: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, float]:
+def cli(
+    env: dict[str, str], *argv: str, timeout: float = 120, cwd: Path | None = None
+) -> tuple[subprocess.CompletedProcess, float]:
     """The CLI in its own process, as a person runs it; and how long it took."""
     started = time.monotonic()
     result = subprocess.run(  # noqa: S603 - this package's CLI
         [sys.executable, "-m", "prefect_vendortokens", *argv],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -377,6 +380,12 @@ def test_the_api_comes_from_prefect_profiles_and_profile_selects_one(
     active, _ = cli(clean_env(home), "check", "prof-sqr", "--json")
     assert active.returncode == 0, active.stderr[-3000:]
     assert json.loads(active.stdout.splitlines()[-1])["block"] == "prof-sqr"
+    profiles(active="ephemeral")  # and a prefect.toml in the working directory, as Prefect reads it
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "prefect.toml").write_text(f'[api]\nurl = "{PREFECT_API_URL.value()}"\n')
+    in_project, _ = cli(clean_env(home), "check", "prof-sqr", "--json", cwd=project)
+    assert in_project.returncode == 0, in_project.stderr[-3000:]
     assert not list(home.rglob("*.db"))
 
 
