@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, PrivateAttr, SecretStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..core.dialect import ClientAuth, TokenDialect
 from ..core.errors import (
@@ -29,6 +29,7 @@ from ..core.errors import (
 from ..core.presets import DIALECT_NAMES, get_dialect
 from ..core.response import safe_url
 from ..core.token import AccessToken
+from ..core.url import refuse_user_info
 from ..engine.auth import VendorTokenAuth
 from ..engine.consent import CONSENT_TIMEOUT, run_consent
 from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manager_for
@@ -64,6 +65,10 @@ class VendorCredentials(TypedLoadErrors, CredentialsBlock):
     never stored in the block. Field order is form order: the essentials first, grouped
     settings after, the custom dialect last.
     """
+
+    # pydantic's errors quote a slice of the input, which may be a URL with a password in it or
+    # a secret in the wrong field; our messages name the field instead.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     _block_type_name = "Vendor Credentials"
     _block_type_slug = "vendor-credentials"
@@ -214,6 +219,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return self
 
     def _check_url(self, name: str, field: str, url: str) -> None:
+        refuse_user_info(url, field, label=name)  # before anything that could echo the URL
         parts = urlsplit(url)
         try:
             parts.port  # noqa: B018 - raises ValueError for a port that is not a number

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-import httpx
 from cyclopts import Parameter
 
-from ..blocks.credentials import load_credentials
-from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
-from .app import EXIT_BLOCK, EXIT_OK, EXIT_PREFECT, EXIT_TOKEN, app, fail, show, show_record
+from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, fail, show, show_record
+from .block_names import require_saved, saved_names
+from .prefect_api import Stop, prefect_api
 
-JsonFlag = Annotated[bool, Parameter(name="--json", negative=(), help="Print JSON instead of a table.")]
-
-
-class _Stop(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-@contextlib.contextmanager
-def prefect_api() -> Iterator[None]:
-    """A Prefect API that does not answer is exit code 3, with the URL it tried."""
-    try:
-        yield
-    except (httpx.TransportError, OSError) as exc:
-        from prefect.settings import PREFECT_API_URL
-
-        where = PREFECT_API_URL.value() or "the ephemeral server"
-        message = f"the Prefect API at {where} did not answer ({type(exc).__name__})"
-        raise _Stop(EXIT_PREFECT, message) from None
 
 
 def _expires_in(at: datetime) -> str:
@@ -43,14 +20,34 @@ def _expires_in(at: datetime) -> str:
 
 
 @app.command(name="check")
-def check(block: str, /, *, json: JsonFlag = False) -> int:
-    """Get a token with a saved Vendor Credentials block: vendor, fingerprint, expiry and where
-    it came from, and the shared store. Exit 1 with the vendor's (scrubbed) error otherwise."""
+def check(
+    block: Annotated[
+        str,
+        Parameter(
+            help="Name of a saved Vendor Credentials block (`prefect-vendortokens status` lists them)."
+        ),
+    ],
+    /,
+    *,
+    json: JsonFlag = False,
+) -> int:
+    """Get a token with a saved block now, and say where it came from.
+
+    Prints the vendor, the token's fingerprint (never the token), its expiry and where that
+    came from, and the token store. Exit 1 with the vendor's (scrubbed) error when no token can
+    be had, 2 when the block is missing or invalid.
+    """
+    from ..blocks.credentials import load_credentials  # Prefect's blocks: after the API check
+
     try:
-        with prefect_api():
-            creds = load_credentials(block)
+        with prefect_api(blocks=True):
+            try:
+                creds = load_credentials(block)
+            except BlockNotFoundError:
+                require_saved([block])
+                raise
             token = creds.get_token(_sync=True)  # type: ignore[call-arg]
-    except _Stop as stop:
+    except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     except (BlockNotFoundError, InvalidBlockError) as exc:
         return fail(str(exc), EXIT_BLOCK, as_json=json)
@@ -75,6 +72,8 @@ def _last_errors() -> dict[str, dict[str, Any]]:
     events (last 7 days)."""
     from prefect.client.orchestration import get_client
 
+    from ..blocks.events import AUTHORIZATION_REQUIRED, REFRESH_FAILED
+
     since = (datetime.now(UTC) - timedelta(days=7)).isoformat()
     names = [REFRESH_FAILED, AUTHORIZATION_REQUIRED]
     body = {"filter": {"event": {"name": names}, "occurred": {"since": since}}, "limit": 50}
@@ -92,6 +91,8 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {"block": name, "vendor": "", "grant": "", "store": "", "fingerprint": ""}
     row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
+    from ..blocks.credentials import load_credentials
+
     try:
         creds = load_credentials(name)
     except InvalidBlockError as exc:
@@ -120,19 +121,21 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 @app.command(name="status")
 def status(*, json: JsonFlag = False) -> int:
-    """Every Vendor Credentials block: its shared token's fingerprint, expires in, last refresh,
-    store, and the last refresh error since then."""
-    from ..flows.rotation import vendor_block_names
+    """Every saved block's shared token: fingerprint, expiry, last refresh and last error.
 
+    Reads the token store of each Vendor Credentials block (no vendor is asked) and the newest
+    refresh error since the token was stored, from Prefect's events (7 days). On a terminal too
+    narrow for the table, each block is printed as a record.
+    """
     try:
-        with prefect_api():
-            names = vendor_block_names()
+        with prefect_api(blocks=True):
+            names = saved_names()
             try:
                 errors = _last_errors()
             except Exception:  # the events API is a nicety here; the tokens are the point
                 errors = {}
             rows = [_status_row(name, errors) for name in names]
-    except _Stop as stop:
+    except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     columns = ["block", "vendor", "grant", "store", "fingerprint", "expires_in", "last_refresh", "last_error"]
     show(rows, columns, as_json=json, title="Vendor tokens")

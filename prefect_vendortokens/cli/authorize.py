@@ -7,30 +7,42 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from ..blocks.credentials import load_credentials
 from ..core.errors import BlockNotFoundError, DialectError, InvalidBlockError, TokenError
 from ..engine.consent import CONSENT_TIMEOUT
-from .accounts import JsonFlag, _expires_in, _Stop, prefect_api
-from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, app, errors, fail, show_record
+from .accounts import _expires_in
+from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, errors, fail, show_record
+from .block_names import require_saved
+from .prefect_api import Stop, prefect_api
 
 
 @app.command(name="authorize")
 def authorize(
-    block: str,
+    block: Annotated[
+        str, Parameter(help="Name of a saved Vendor Credentials block whose grant is authorization_code.")
+    ],
     /,
     *,
     port: Annotated[
         int | None, Parameter(help="Loopback port of the redirect (default: the block's).")
     ] = None,
     no_browser: Annotated[
-        bool, Parameter(name="--no-browser", negative=(), help="Print the URL instead of opening a browser.")
+        bool,
+        Parameter(
+            name="--no-browser",
+            negative=(),
+            show_default=False,
+            help="Print the URL instead of opening a browser.",
+        ),
     ] = False,
     timeout: Annotated[float, Parameter(help="Seconds to wait for the consent.")] = CONSENT_TIMEOUT,
     json: JsonFlag = False,
 ) -> int:
-    """Run the user's consent for a block with grant authorization_code: open the vendor's page
-    (or print its URL), receive the redirect on 127.0.0.1, and keep the refresh token in the
-    block's token store. Run it again when the grant is revoked."""
+    """Get a person's consent for a block with grant authorization_code (once).
+
+    Opens the vendor's consent page (or prints its URL), receives the redirect on 127.0.0.1,
+    and keeps the refresh token in the block's token store, so flows get tokens from then on.
+    Run it again when the vendor says the grant is revoked.
+    """
 
     def show_url(url: str) -> None:
         # stderr, so --json keeps stdout for the result; flush: a script reads it while we wait.
@@ -39,11 +51,17 @@ def authorize(
         if not no_browser:
             webbrowser.open(url)
 
+    from ..blocks.credentials import load_credentials  # Prefect's blocks: after the API check
+
     try:
-        with prefect_api():
-            creds = load_credentials(block)
+        with prefect_api(blocks=True):
+            try:
+                creds = load_credentials(block)
+            except BlockNotFoundError:
+                require_saved([block])
+                raise
             token = creds.authorize(show_url=show_url, port=port, timeout=timeout)
-    except _Stop as stop:
+    except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     except (BlockNotFoundError, InvalidBlockError) as exc:
         return fail(str(exc), EXIT_BLOCK, as_json=json)

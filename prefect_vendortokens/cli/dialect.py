@@ -24,8 +24,8 @@ from ..importer.loading import parse_text
 from ..importer.probe import ProbeReport
 from ..importer.probe import probe as run_probe
 from ..importer.result import ImportResult, dialect_python
-from .accounts import JsonFlag, _Stop, prefect_api
-from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, app, console, fail
+from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, console, fail
+from .prefect_api import Stop, prefect_api
 
 CLIENT_ID_VARIABLE = "VENDORTOKENS_CLIENT_ID"
 CLIENT_SECRET_VARIABLE = "VENDORTOKENS_CLIENT_SECRET"
@@ -217,9 +217,9 @@ def _save(
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'block'}: {e['msg']}" for e in exc.errors())
         return EXIT_BLOCK, f"the block would not be valid: {problems}"
     try:
-        with prefect_api():
+        with prefect_api(blocks=True):
             block.save(name, overwrite=overwrite)
-    except _Stop as stop:
+    except Stop as stop:
         return stop.code, stop.message
     except ValueError as exc:
         if "already" in str(exc).lower():

@@ -1,7 +1,7 @@
 """``save-blocks``: one Vendor Credentials block per vendor from the example documents (the same
 as the repository's ``blocks/*.json``), secrets from ``VENDORTOKENS_<VENDOR>_*`` variables or an
-env file (``prefect-vendortokens sandbox`` writes one). A skipped vendor is told exactly which
-variable it needs."""
+env file (``prefect-vendortokens sandbox`` writes one); the real environment wins over the file,
+as dotenv tools do. A skipped vendor is told exactly which variable it needs."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
-from .accounts import JsonFlag, _Stop, prefect_api
-from .app import EXIT_BLOCK, EXIT_OK, app, fail, show
+from .app import EXIT_BLOCK, EXIT_OK, JsonFlag, app, fail, show
+from .prefect_api import Stop, prefect_api
 
 # Secrets never live here: they come from the environment at save time.
 EXAMPLE_BLOCKS: dict[str, dict[str, Any]] = {
@@ -89,28 +89,46 @@ def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[di
     return None, needs
 
 
+def _names() -> str:
+    return ", ".join(
+        f"{vendor} (block `{doc['name']}`)" if doc["name"] != vendor else vendor
+        for vendor, doc in EXAMPLE_BLOCKS.items()
+    )
+
+
 @app.command(name="save-blocks")
 def save_blocks(
-    *vendors: str,
-    env_file: Annotated[Path | None, Parameter(help="Read VENDORTOKENS_* values from this file too.")] = None,
-    prefix: Annotated[str, Parameter(help="Prefix for the block names.")] = "",
+    *vendors: Annotated[str, Parameter(help=f"Vendors to save (default: all): {_names()}.")],
+    env_file: Annotated[
+        Path | None,
+        Parameter(
+            help="Also read VENDORTOKENS_* values from this KEY=VALUE file (`prefect-vendortokens "
+            "sandbox` writes one). A variable set in the environment wins over the file's."
+        ),
+    ] = None,
+    prefix: Annotated[str, Parameter(help="Put this before each block name (e.g. `test-`).")] = "",
     json: JsonFlag = False,
 ) -> int:
-    """Save the example Vendor Credentials blocks whose secrets are given (all vendors, or those
-    named). Exit 2 if none could be saved."""
+    """Save the example blocks of the vendors whose client id and secret are given.
+
+    For each vendor: `VENDORTOKENS_<VENDOR>_CLIENT_ID` and `_CLIENT_SECRET` (and `_TOKEN_URL`
+    to change the token URL), from the environment or --env-file; the environment wins. Cobee
+    can take its secret from Vault instead (`VENDORTOKENS_VAULT_BLOCK`). A block of the same name
+    is overwritten. A skipped vendor's row names the variables it needs. Exit 2 if none was
+    saved.
+    """
     from ..blocks.credentials import VendorCredentials
 
-    env = dict(os.environ)
+    env: dict[str, str] = {}
     if env_file is not None:
         if not env_file.is_file():
             return fail(f"no env file at {env_file}", EXIT_BLOCK, as_json=json)
-        env |= read_env_file(env_file)  # the file named on the command line wins
+        env = read_env_file(env_file)
+    env |= os.environ  # the real environment wins, as dotenv tools do
     unknown = [v for v in vendors if v not in EXAMPLE_BLOCKS]
     if unknown:
         return fail(
-            f"no example block for {', '.join(unknown)}; known: {', '.join(EXAMPLE_BLOCKS)}",
-            EXIT_BLOCK,
-            as_json=json,
+            f"no example block for {', '.join(unknown)}; vendors: {_names()}", EXIT_BLOCK, as_json=json
         )
     rows = []
     try:
@@ -123,7 +141,7 @@ def save_blocks(
                     continue
                 VendorCredentials.model_validate(document).save(name, overwrite=True)
                 rows.append({"block": name, "vendor": vendor, "saved": True, "needs": ""})
-    except _Stop as stop:
+    except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     show(rows, ["block", "vendor", "saved", "needs"], as_json=json, title="Example blocks")
     return EXIT_OK if any(r["saved"] for r in rows) else EXIT_BLOCK

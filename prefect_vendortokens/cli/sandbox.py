@@ -12,7 +12,7 @@ from typing import Annotated
 
 from cyclopts import Parameter
 
-from .app import EXIT_OK, app, console, show
+from .app import EXIT_OK, app, show, show_commands
 from .example_blocks import read_env_file
 
 SEED_VARIABLE = "VENDORTOKENS_SANDBOX_SEED"
@@ -28,8 +28,12 @@ def sandbox(
     ),
     seconds: Annotated[float | None, Parameter(help="Stop after this long (default: Ctrl-C).")] = None,
 ) -> int:
-    """Run the emulation of the five vendors (and OAuth2) on 127.0.0.1 until stopped. The same
-    seed gives the same client ids and secrets, so saved blocks keep working across restarts."""
+    """Run the emulation of the five vendors (and OAuth2) on 127.0.0.1 until stopped.
+
+    Writes the emulated client ids and secrets to an env file for `save-blocks --env-file`. The
+    same seed gives the same credentials, so saved blocks keep working across restarts. Needs no
+    Prefect API.
+    """
     from ..testing.sandbox import VendorSandbox
 
     if seed is None:
@@ -45,9 +49,17 @@ def sandbox(
     show(
         rows, ["vendor", "token_url", "api_url"], as_json=False, title=f"Vendor sandbox at {server.base_url}"
     )
-    console.print(f"Credentials in {env_file}: prefect-vendortokens save-blocks --env-file {env_file}")
-    console.print(
-        f"Controls: {server.base_url}/_control/{{revoke,fail,fail-api,delay,lifetime,reset,counts}}"
+    show_commands(
+        [
+            (
+                f"Credentials in {env_file}; save a block per vendor with",
+                f"prefect-vendortokens save-blocks --env-file {env_file}",
+            ),
+            (
+                "Controls",
+                f"{server.base_url}/_control/{{revoke,fail,fail-api,delay,lifetime,reset,counts}}",
+            ),
+        ]
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -38,6 +38,7 @@ from ..core.request import (
 )
 from ..core.response import parse_token_response, safe_url
 from ..core.token import AccessToken
+from ..core.url import refuse_user_info
 
 VerifyTypes = bool | str | ssl.SSLContext
 T = TypeVar("T")
@@ -83,6 +84,9 @@ class TokenClient:
             ) from None
         if parsed.scheme not in ("http", "https"):
             raise DialectError("the token URL must be http(s)", vendor=self.dialect.name)
+        refuse_user_info(url, "token URL", vendor=self.dialect.name)
+        if authorization_url:
+            refuse_user_info(authorization_url, "authorization URL", vendor=self.dialect.name)
         self.credentials = ClientCredentials(
             token_url=url,
             client_id=str(client_id),
@@ -115,6 +119,8 @@ class TokenClient:
         (discovery, cached per process); an explicit ``token_url`` or ``authorization_url`` wins."""
         from .discovery import discover
 
+        name = dialect if isinstance(dialect, str) else dialect.name
+        refuse_user_info(issuer, "issuer URL", vendor=name)
         metadata = discover(
             issuer,
             timeout=options.get("timeout", 30.0),

@@ -243,13 +243,38 @@ def test_missing_ca_bundle_through_get_client(row, tmp_path) -> None:
     assert row.done(info.value, [str(info.value)], [SECRET]) == []
 
 
-def test_user_info_in_the_token_url(row, caplog) -> None:
-    """http://user:pass@host/token."""
-    with hostile(answer(401, b"{}", {"Content-Type": "application/json"})) as base:
-        url = base.replace("http://", "http://user:url-password-CANARY@") + "/token"
-        with row.timed(), pytest.raises(Exception) as info:
-            custom(url).get_token()
-    assert row.done(info.value, [str(info.value), caplog.text], ["url-password-CANARY", SECRET]) == []
+@pytest.mark.parametrize(
+    "where", ["TokenClient", "block token_url", "block issuer", "block authorization_url"]
+)
+def test_user_info_in_the_token_url(row, caplog, where: str) -> None:
+    """http://user:pass@host/token: refused at configuration, never sent."""
+    caplog.set_level(logging.DEBUG)  # httpx logs each request's URL at INFO, httpcore more at DEBUG
+    password = "url-password-CANARY"
+    requests: list[bytes] = []
+
+    def behaviour(conn, request):
+        requests.append(request)
+        answer(401, b"{}", {"Content-Type": "application/json"})(conn, request)
+
+    with hostile(behaviour) as base:
+        url = base.replace("http://", f"http://user:{password}@") + "/token"
+        with row.timed(), pytest.raises((DialectError, ValidationError)) as info:
+            if where == "TokenClient":
+                TokenClient("oauth2", url, "client-1", SECRET).fetch()
+            elif where == "block token_url":
+                custom(url).get_token()
+            elif where == "block issuer":
+                custom("", issuer=url.removesuffix("/token")).get_token()
+            else:
+                custom(f"{base}/token", authorization={"authorization_url": url}).get_token()
+    assert requests == []  # nothing was sent
+    TokenClient("oauth2", f"{base}/to@ken?a=b@c", "client-1", SECRET)  # an @ after the host is fine
+    said = str(info.value)
+    assert "user name or password" in said and "client id and client secret" in said
+    if where == "TokenClient":
+        assert isinstance(info.value, DialectError)
+    error = info.value if isinstance(info.value, DialectError) else "ValidationError (DialectError)"
+    assert row.done(error, [said, caplog.text], [password, SECRET]) == []
 
 
 def test_problem_json_detail_is_kept(row) -> None:
