@@ -13,7 +13,6 @@ from .block_names import require_saved, saved_names
 from .prefect_api import Stop, prefect_api
 
 
-
 def _expires_in(at: datetime) -> str:
     seconds = int((at - datetime.now(UTC)).total_seconds())
     return str(timedelta(seconds=seconds)) if seconds >= 0 else f"expired {timedelta(seconds=-seconds)} ago"
