@@ -3,10 +3,34 @@ a store is built from. Pure: no Prefect, no hvac (the engine reads only these ty
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..core.token import AccessToken
+
+logger = logging.getLogger("prefect_vendortokens")
+
+LOCK_LEASE = 60.0  # a refresh takes < 30 s (the request's timeout) plus two bounded store calls
+LOCK_LEASE_ENV = "VENDORTOKENS_LOCK_LEASE"
+
+
+def lock_lease() -> float:
+    """Seconds a refresh lock is held at most: a crashed holder's lock is free again after it.
+    ``VENDORTOKENS_LOCK_LEASE`` overrides the 60 s default (the crash tests use a few seconds);
+    set it alike in every process of an account. Read here only, for every store's lock."""
+    raw = os.environ.get(LOCK_LEASE_ENV, "").strip()
+    if not raw:
+        return LOCK_LEASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value <= 0:
+        logger.warning("%s=%r is not a positive number; using %g s", LOCK_LEASE_ENV, raw, LOCK_LEASE)
+        return LOCK_LEASE
+    return value
 
 
 class Lease(Protocol):
@@ -19,7 +43,8 @@ class RefreshLock(Protocol):
     """One refresh per account at a time across processes: ``try_acquire`` takes the account's
     lock if it is free (else ``None`` at once; the manager polls the store meanwhile). Its
     holder re-reads the store, refreshes if still needed and writes back before releasing, so a
-    rotated refresh token is never sent twice. A crashed holder's lease expires."""
+    rotated refresh token is never sent twice. A crashed holder's lease (``lock_lease()``)
+    expires, also across a restart of the server that keeps the lock."""
 
     def try_acquire(self, key: str) -> Lease | None: ...
 

@@ -14,11 +14,10 @@ from typing import Any
 
 from ..core.errors import VaultError, VaultSecretNotFoundError
 from ..core.token import AccessToken
-from .base import StoreRequest
+from .base import StoreRequest, lock_lease
 from .codec import dump_token, load_token
 
 logger = logging.getLogger("prefect_vendortokens")
-LOCK_LEASE = 60.0  # a crashed holder's lock is free again after this (a refresh takes < 30 s)
 
 
 class VaultTokenStore:
@@ -74,7 +73,7 @@ class VaultLock:
         version, held = _read(self.vault, self.mount, path)
         if held.get("holder") and float(held.get("until") or 0) > self.clock():
             return None
-        claim = {"holder": uuid.uuid4().hex, "until": self.clock() + LOCK_LEASE}
+        claim = {"holder": uuid.uuid4().hex, "until": self.clock() + lock_lease()}
         if not _cas_write(self.vault, self.mount, path, claim, version):
             return None  # another process took it between our read and our write
         return VaultLease(self, path, version + 1)
