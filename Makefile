@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: setup browser provider demo test faults bench bench-scale lint
+.PHONY: setup browser provider demo test faults crash bench bench-scale lint
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -35,6 +35,11 @@ test: setup browser provider
 # The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
 faults: setup
 	$(UV) run --locked python tests/faults/report.py
+
+# The crash matrix (also part of make test): a worker SIGKILLed at each step of a refresh, on
+# both stores, with and without a vendor reuse grace; the table of docs/crash-safety.md.
+crash: setup
+	$(UV) run --locked python tests/crash/report.py
 
 # Ours against authlib and httpx-auth (the lock's bench group), a table and build/bench.json.
 bench: setup

@@ -138,6 +138,12 @@ class VendorSandbox:
         for state in self._pick(vendor):
             state.refresh_reuse_grace = seconds
 
+    def refresh_token_spent(self, vendor: str, refresh_token: str) -> bool:
+        """True once ``refresh_token`` was used (rotated into a new one)."""
+        with self._lock:
+            entry = self._refresh.get(refresh_token)
+            return entry is not None and entry["vendor"] == vendor and entry["spent"] is not None
+
     def grant_alive(self, vendor: str, refresh_token: str) -> bool:
         """True while the grant ``refresh_token`` belongs to is not revoked (whether or not that
         refresh token was spent)."""
