@@ -214,6 +214,11 @@ class VaultSealedError(VaultError):
     retryable = True
 
 
+class SealedStoreError(TokenStoreError, VaultSealedError):
+    """The Vault token store (or its refresh lock) is sealed: both a ``TokenStoreError`` and a
+    ``VaultSealedError``, retryable; it works again once Vault is unsealed."""
+
+
 class VaultPermissionError(VaultError):
     """Vault answered 403: the token may not read this path, or it expired or was revoked."""
 

@@ -26,7 +26,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
 
-from ..core.errors import AuthorizationRequiredError, TokenError, TokenStoreError, TokenTransportError
+from ..core.errors import (
+    AuthorizationRequiredError,
+    SealedStoreError,
+    TokenError,
+    TokenStoreError,
+    TokenTransportError,
+    VaultSealedError,
+)
 from ..core.token import AccessToken
 from ..stores.base import StoredRecord
 from ..transport.client import TokenClient, run_bounded
@@ -466,6 +473,8 @@ class _Performer:
             return await in_thread_within(call, STORE_CALL_TIMEOUT, hung)
         except TokenStoreError:
             raise
+        except VaultSealedError:  # kept recognisable: a sealed Vault comes back by itself
+            raise SealedStoreError(f"{label}: the {name} store failed ({what}: VaultSealedError)") from None
         except Exception as exc:  # the store's own failure, typed and without its message
             raise TokenStoreError(
                 f"{label}: the {name} store failed ({what}: {type(exc).__name__})"

@@ -15,6 +15,7 @@ the plan runs in tests without sockets, threads or sleeping.
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import random
@@ -217,9 +218,10 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
             locked = yield TryLock()
         except TokenStoreError as exc:  # the store's lock is down: stay available, stay safe
             if account.user_grant:  # no new grant without the user; a refresh needs the lock
-                raise TokenStoreError(
-                    f"{exc}; a user-authorized account refreshes only under the lock (a rotated "
-                    "refresh token sent twice revokes the grant)"
+                raise _noted(
+                    exc,
+                    "a user-authorized account refreshes only under the lock (a rotated refresh "
+                    "token sent twice revokes the grant)",
                 ) from None
             logger.warning("%s; asking the vendor without it (a new grant, no refresh token sent)", exc)
             return (yield from obtain_fresh(account, None, use_refresh=False))
@@ -324,8 +326,8 @@ def _locked_user_grant(account: Account, want: Want, current: AccessToken | None
         try:
             yield StoreMark(base, InFlight(base.refresh_fingerprint or "", account.holder, account.now()))
         except TokenStoreError as exc:
-            raise TokenStoreError(
-                f"{exc}; the refresh token is sent only once the refresh in flight is recorded"
+            raise _noted(
+                exc, "the refresh token is sent only once the refresh in flight is recorded"
             ) from None
         token = yield from _refresh_user_grant(account, base, retried=False)
     # Judged on arrival, not after the write: a slow store must not age a short token into an error.
@@ -378,6 +380,15 @@ def newest(stored: AccessToken | None, current: AccessToken | None) -> AccessTok
     ):
         return current
     return stored
+
+
+def _noted(exc: TokenStoreError, note: str) -> TokenStoreError:
+    """``exc`` with ``note`` added to its message, of the same type (a sealed Vault stays a
+    ``VaultSealedError``)."""
+    noted = copy.copy(exc)
+    noted.summary = f"{exc.summary}; {note}"
+    Exception.__init__(noted, noted._render())
+    return noted
 
 
 def _later(token: AccessToken, than: AccessToken | None) -> bool:

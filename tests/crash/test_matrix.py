@@ -59,9 +59,16 @@ def wait_for(condition: Callable[[], bool], what: str, seconds: float = 120) -> 
         time.sleep(0.02)
 
 
-def start(raw: str, env: dict[str, str], go: Path | None = None) -> tuple[subprocess.Popen, queue.Queue]:
+def start(
+    raw: str,
+    env: dict[str, str],
+    go: Path | None = None,
+    module: str = "tests.crash.worker",
+    extra: list[str] | None = None,
+) -> tuple[subprocess.Popen, queue.Queue]:
+    args = [*([str(go)] if go else []), *(extra or [])]
     worker = subprocess.Popen(  # noqa: S603 - our interpreter, our worker
-        [sys.executable, "-m", "tests.crash.worker", raw, *([str(go)] if go else [])],
+        [sys.executable, "-m", module, raw, *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
