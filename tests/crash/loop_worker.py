@@ -18,6 +18,7 @@ def main(raw: str, stop: str) -> None:
     creds = block(json.loads(raw))
     print("ready", file=sys.stderr, flush=True)
     errors: Counter[str] = Counter()
+    said: dict[str, str] = {}  # the first message of each error type
     fingerprints: set[str] = set()
     calls = oks = 0
     slowest = 0.0
@@ -33,6 +34,7 @@ def main(raw: str, stop: str) -> None:
             last_ok = time.time()
         except TokenError as exc:
             errors[type(exc).__name__] += 1
+            said.setdefault(type(exc).__name__, str(exc)[:300])
             last_error = time.time()
         calls += 1
         slowest = max(slowest, time.monotonic() - started)
@@ -43,6 +45,7 @@ def main(raw: str, stop: str) -> None:
                 "calls": calls,
                 "oks": oks,
                 "errors": dict(errors),
+                "said": said,
                 "slowest": round(slowest, 2),
                 "tokens": len(fingerprints),
                 "last_error": last_error,

@@ -25,7 +25,7 @@ from prefect_vendortokens.testing.prefect_server import prefect_server
 from .accounts import block, spec
 from .test_matrix import ROOT, start, until_said, wait_for
 
-LIFETIME = 6.0  # tokens renewed every few seconds, so refreshes fall inside the outage
+LIFETIME = 10.0  # tokens renewed every few seconds, so refreshes fall inside the outage
 
 
 def _base_env(home: Path) -> dict[str, str]:
@@ -45,7 +45,7 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
     from prefect_vendortokens.stores.prefect_lock import PrefectLock
 
     port, log = free_port(), tmp_path / "server.log"
-    lease = 40.0  # longer than the restart, so the held locks are still within it afterwards
+    lease = 120.0  # longer than the restart (20-70 s on this loaded machine): the locks outlive it
     monkeypatch.setenv("VENDORTOKENS_LOCK_LEASE", f"{lease:g}")
     with vendor_sandbox() as sandbox:
         sandbox.set_token_lifetime(LIFETIME, "oauth2")
@@ -73,7 +73,9 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
             healthy = time.time()
             with temporary_settings({PREFECT_API_URL: api}):
                 assert alive is not None
-                assert lock.try_acquire("restart-dead") is None  # still within its lease
+                restarted = time.monotonic() - taken
+                if restarted < lease - 5:  # still within its lease (unless the restart took longer)
+                    assert lock.try_acquire("restart-dead") is None, restarted
                 alive.release()  # a holder that outlived the restart frees its lock at once
                 assert lock.try_acquire("restart-alive") is not None
                 # the dead holder's lock: free one lease after it was taken, never wedged
@@ -99,7 +101,10 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
         assert out["last_ok"] > healthy and out["last_ok"] > out["last_error"], out  # recovered
         assert (out["oks"] > 0 and out["last_error"] == 0) or out["last_error"] > down - 1, out
     server_log = log.read_text(errors="replace")
-    print("restart:", json.dumps(outs), "5xx lines:", server_log.count('" 50'))
+    print(
+        "restart:", json.dumps(outs), f"restart took {restarted:.0f} s; dead lock freed after {freed:.0f} s"
+    )
+    print("server 5xx lines:", server_log.count('" 50'))
 
 
 def test_vault_sealed_then_unsealed_under_the_vault_store(tmp_path) -> None:
