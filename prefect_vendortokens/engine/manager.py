@@ -391,11 +391,14 @@ class _Performer:
                     lambda: self._store().write_record(m.store_key, record), "recording the refresh in flight"
                 )
             case JournalRead():
-                secret = _journal_secret(await asyncio.to_thread(m.source.client))
-                return await asyncio.to_thread(m.journal.read, m.store_key, secret)
+                secret = await self._journal_secret()
+                return (
+                    None if secret is None else await asyncio.to_thread(m.journal.read, m.store_key, secret)
+                )
             case JournalClear(stored=stored):
-                secret = _journal_secret(await asyncio.to_thread(m.source.client))
-                await asyncio.to_thread(m.journal.clear, m.store_key, stored, secret)
+                secret = await self._journal_secret()
+                if secret is not None:
+                    await asyncio.to_thread(m.journal.clear, m.store_key, stored, secret)
                 return None
             case TryLock():
                 self.lease = await self._take_lock()
@@ -413,6 +416,17 @@ class _Performer:
                 return None
             case _:
                 assert_never(op)
+
+    async def _journal_secret(self) -> bytes | None:
+        """The journal's key material; None when the credentials cannot be had now (Vault down):
+        the journal is skipped, and the in-flight mark still guards the refresh token."""
+        try:
+            return _journal_secret(await asyncio.to_thread(self.manager.source.client))
+        except TokenError as exc:
+            logger.warning(
+                "%s: this host's token journal is skipped (%s)", self.manager.label, type(exc).__name__
+            )
+            return None
 
     async def _request(self, op: Fetch | Refresh) -> AccessToken:
         m = self.manager

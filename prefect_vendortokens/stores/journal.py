@@ -88,14 +88,20 @@ class Journal:
             token = None
         if token is None:
             logger.warning("dropping a journal entry that no longer opens (a rotated client secret?)")
-            self._remove(path)
+            with contextlib.suppress(OSError):
+                self._remove(path)
         return token
 
     def clear(self, key: str, stored: AccessToken, secret: bytes) -> None:
         """Drop the entry once the store holds its token or a newer one."""
         journaled = self.read(key, secret)
         if journaled is not None and journaled.issued_at <= stored.issued_at:
-            self._remove(self._entry(key))
+            try:
+                self._remove(self._entry(key))
+            except OSError as exc:  # left behind: replayed (as already stored) and dropped later
+                logger.warning(
+                    "a journal entry in %s could not be removed (%s)", self.dir, type(exc).__name__
+                )
 
     # --- plumbing -------------------------------------------------------------------------
     def _entry(self, key: str) -> Path:
