@@ -310,9 +310,8 @@ def _locked_user_grant(account: Account, want: Want, current: AccessToken | None
         # The previous holder sent this refresh token and never stored the answer.
         age = (account.now() - mark.since).total_seconds()
         if not (account.reuse_grace and age < account.reuse_grace):
-            raise _grant_lost(
-                account, base, f"a process ({mark.holder}) died during a refresh {age:.0f} s ago"
-            )
+            what = f"a process ({mark.holder}) died during a refresh {age:.0f} s ago (or lost its answer)"
+            raise _grant_lost(account, base, what)
         logger.warning(
             "%s: a process (%s) died during a refresh %.1f s ago; retrying its refresh token once "
             "inside the vendor's %g s reuse grace",
