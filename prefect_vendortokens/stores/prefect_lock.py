@@ -30,10 +30,10 @@ def _limit_name(key: str) -> str:
     return f"vendortokens-refresh-{key[:24]}"
 
 
-def _ensure_limit(client: Any, name: str, lease: float) -> None:
+def _ensure_limit(client: Any, name: str, lease: float) -> int:
     """The limit exists with one slot that decays after ``lease``; an older limit (made with
     Prefect's leases, or another lease) is brought to it, which also frees a slot wedged by a
-    restart one lease later."""
+    restart one lease later. Returns its taken slots (after decay) as read."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
@@ -45,7 +45,7 @@ def _ensure_limit(client: Any, name: str, lease: float) -> None:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay)
             )
-            return
+            return 0
         except Exception:
             # Two processes creating it at once: the loser gets a conflict (or, from SQLite, a
             # 500). Either way it exists now, or reading it raises the real problem.
@@ -54,6 +54,7 @@ def _ensure_limit(client: Any, name: str, lease: float) -> None:
         client.update_global_concurrency_limit(
             name, GlobalConcurrencyLimitUpdate(limit=1, slot_decay_per_second=decay)
         )
+    return limit.active_slots
 
 
 class PrefectLock:
@@ -68,9 +69,11 @@ class PrefectLock:
         try:
             with get_client(sync_client=True) as client:
                 if self._ensured.get(name) != lease:
-                    _ensure_limit(client, name, lease)
+                    taken = _ensure_limit(client, name, lease)
                     self._ensured[name] = lease
-                if client.read_global_concurrency_limit_by_name(name).active_slots >= 1:
+                else:
+                    taken = client.read_global_concurrency_limit_by_name(name).active_slots
+                if taken >= 1:
                     return None  # held (and not decayed): do not touch the row
                 sent = time.monotonic()
                 answer = client.increment_concurrency_slots([name], 1, "concurrency")
