@@ -129,12 +129,12 @@ def test_killed_holder(prefect_server, sandbox, bao, tmp_path, store: str, point
     env.pop("VENDORTOKENS_PAUSE_AT", None)
     reuse_before = sandbox.refresh_reuse("oauth2")
     go = tmp_path / "go"
-    nxt, ready = start(raw, env, go)  # the next process on this host, ready to ask
-    until_said(ready, nxt, "ready")
+    nxt, ready = start(raw, env, go)  # the next process on this host: it asks when told to go
 
     # 1. The holder, killed at the point.
     if point == "sent":  # killed while its request is at the vendor, which answers after the kill
         sandbox.set_delay(SENT_DELAY, "oauth2")
+        until_said(ready, nxt, "ready")  # the kill comes the moment the request arrives
         before = sandbox.token_requests("oauth2")
         holder, _ = start(raw, env)
         wait_for(lambda: sandbox.token_requests("oauth2") > before, "the refresh reached the vendor")
@@ -146,6 +146,7 @@ def test_killed_holder(prefect_server, sandbox, bao, tmp_path, store: str, point
     else:
         holder, lines = start(raw, {**env, "VENDORTOKENS_PAUSE_AT": point})
         until_said(lines, holder, "vendortokens: paused at")
+        until_said(ready, nxt, "ready")
         kill(holder)
         killed = time.time()
 
