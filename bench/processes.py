@@ -28,8 +28,9 @@ while len(list(gate.glob("ready-*"))) < parties and time.monotonic() < deadline:
     time.sleep(0.01)
 if peer == "ours":
     from prefect_vendortokens import VendorCredentials
-    creds = VendorCredentials.load("bench-processes")
-    creds.get_token()
+    creds = VendorCredentials.load(f"bench-processes-{parties}")  # an account per crowd size
+    token = creds.get_token()
+    print(json.dumps({"fingerprint": token.fingerprint, "requests": creds.manager().requests}), flush=True)
 elif peer == "authlib":
     from authlib.integrations.httpx_client import OAuth2Client
     a = json.loads(sys.argv[4])
@@ -57,9 +58,10 @@ def four_processes(sandbox: VendorSandbox, account: Account, parties: int = 4) -
     with prefect_server(base, log=log) as (_, env):
         fields = {**account.__dict__, "vendor": "oauth2", "token_store": "prefect"}
         fields.pop("api_url")
-        save = (
-            "from prefect_vendortokens import VendorCredentials\n"
-            f"VendorCredentials(**{fields!r}).save('bench-processes', overwrite=True)"
+        save = "from prefect_vendortokens import VendorCredentials\n" + "".join(
+            f"VendorCredentials(**{fields!r}, extra={{'crowd': {n}}})"
+            f".save('bench-processes-{n}', overwrite=True)\n"
+            for n in (parties, 16)
         )
         subprocess.run([sys.executable, "-c", save], env=env, check=True, timeout=120)  # noqa: S603
         sandbox.set_delay(1.0, "oauth2")  # all four are waiting while the one request is in flight
@@ -73,17 +75,21 @@ def four_processes(sandbox: VendorSandbox, account: Account, parties: int = 4) -
                 args = json.dumps(account.__dict__)
                 procs = [
                     subprocess.Popen(  # noqa: S603 - our interpreter and script
-                        [sys.executable, "-c", WORKER, peer, str(gate), str(count), args], env=env
+                        [sys.executable, "-c", WORKER, peer, str(gate), str(count), args],
+                        env=env,
+                        stdout=subprocess.PIPE,
+                        text=True,
                     )
                     for _ in range(count)
                 ]
-                for proc in procs:
-                    proc.wait(timeout=600)
+                outs = [proc.communicate(timeout=600)[0] for proc in procs]
                 name = peer if count == parties else f"{peer} x{count}"
                 results[name] = sandbox.token_requests("oauth2") - before
                 if peer == "ours":  # new access-log lines only: this run's requests
                     results[f"{name} server 5xx"] = len(SERVER_5XX.findall(log.read_bytes()[len(seen) :]))
                     results[f"{name} failed processes"] = sum(proc.returncode != 0 for proc in procs)
+                    said = [json.loads(out.strip().splitlines()[-1]) for out in outs if out.strip()]
+                    results[f"{name} distinct tokens"] = len({s["fingerprint"] for s in said})
             return results
         finally:
             sandbox.set_delay(0, "oauth2")
