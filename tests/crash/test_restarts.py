@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -58,6 +60,7 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
         with prefect_server(_base_env(server_home), port=port, log=log) as (api, env):
             with temporary_settings({PREFECT_API_URL: api}):
                 consented = block(json.loads(raw))
+                consented.save("restart-user", overwrite=True)  # for the rotation flow
                 consented.manager().install(consented.manager().source.client().fetch())
                 clear_token_cache()
                 lock = PrefectLock()
@@ -70,6 +73,14 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
             workers = [
                 start(raw, env, None, module="tests.crash.loop_worker", extra=[str(stop)]) for _ in range(4)
             ]
+            rotation = subprocess.Popen(  # noqa: S603 - our interpreter, our worker
+                [sys.executable, "-m", "tests.crash.rotation_loop", "restart-user", str(stop)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
             for worker, lines in workers:
                 until_said(lines, worker, "ready")
             time.sleep(8)  # the loop runs, refreshing every few seconds
@@ -96,6 +107,9 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
                     out, _ = worker.communicate(timeout=120)
                     assert worker.returncode == 0, out
                     outs.append(json.loads(out.strip().splitlines()[-1]))
+                rotated, _ = rotation.communicate(timeout=300)
+                assert rotation.returncode == 0, rotated
+                rotations = json.loads(rotated.strip().splitlines()[-1])
                 clear_token_cache()
                 after = block(json.loads(raw)).get_token(force_refresh=True)  # the grant is alive
         assert after.is_valid()
@@ -105,11 +119,23 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
         assert out["slowest"] < 25, out  # bounded: two store calls of 10 s at worst
         assert out["last_ok"] > healthy and out["last_ok"] > out["last_error"], out  # recovered
         assert (out["oks"] > 0 and out["last_error"] == 0) or out["last_error"] > down - 1, out
+    # The rotation runs failed while the server was down (bounded) and succeed again after it.
+    assert rotations["outcomes"].get("ok", 0) >= 2 and rotations["last_ok"] > healthy, rotations
+    assert rotations["slowest"] < 200, rotations
     server_log = log.read_text(errors="replace")
     print(
         "restart:", json.dumps(outs), f"restart took {restarted:.0f} s; dead lock freed after {freed:.0f} s"
     )
-    print("server HTTP 5xx answers:", len(re.findall(r'HTTP/[0-9.]+" 5[0-9][0-9]', server_log)))
+    print("rotation:", json.dumps(rotations))
+    answers = re.findall(r'"([A-Z]+ /api/\S+) HTTP/[0-9.]+" (\d{3})', server_log)
+    failed = sorted(
+        {
+            f"{status} {request.split('/api/')[1].split('/')[0]}"
+            for request, status in answers
+            if status >= "500"
+        }
+    )
+    print(f"server: {len(answers)} requests, {sum(s >= '500' for _, s in answers)} answered 5xx: {failed}")
 
 
 def test_vault_sealed_then_unsealed_under_the_vault_store(tmp_path) -> None:
