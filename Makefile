@@ -6,7 +6,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PYTEST_ARGS ?=
 
 .PHONY: setup browser provider demo test test-prefect-min lock-prefect-min typecheck dist docs docs-build \
-	faults bench bench-scale lint
+	faults crash bench bench-scale lint
 
 # uv itself is pinned: the tool that installs the lock is part of what was tested.
 .tools/bin/uv:
@@ -81,6 +81,11 @@ docs: setup
 # The fault matrix (also part of make test), printed as a table: fault, error, seconds, leaks.
 faults: setup
 	$(UV) run --locked python tests/faults/report.py
+
+# The crash matrix (also part of make test): a worker SIGKILLed at each step of a refresh, on
+# both stores, with and without a vendor reuse grace; the table of docs/crash-safety.md.
+crash: setup
+	$(UV) run --locked python tests/crash/report.py
 
 # Ours against authlib and httpx-auth (the lock's bench group), a table and build/bench.json.
 bench: setup

@@ -80,6 +80,21 @@ def main() -> int:
         ("measure", "ours", "authlib", "httpx-auth"),
         [(name, *(str(c[p]) for p in ("ours", "authlib", "httpx-auth"))) for name, c in counts],
     )
+    if "four_processes" in report:
+        cross = report["four_processes"]
+        table(
+            "ours across processes, SQLite Prefect server (server answers counted in its access log)",
+            ("processes", "token requests", "server HTTP 5xx", "failed processes"),
+            [
+                (
+                    str(n),
+                    str(cross[name]),
+                    str(cross[f"{name} server 5xx"]),
+                    str(cross[f"{name} failed processes"]),
+                )
+                for n, name in ((4, "ours"), (16, "ours x16"))
+            ],
+        )
     cached = report["cached_per_call_us"]
     authlib = cached["authlib ensure_active_token"]
     table(

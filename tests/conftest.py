@@ -14,6 +14,8 @@ os.environ["PREFECT_HOME"] = str(_HOME)
 os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(_HOME / "storage")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_TO_API_BATCH_INTERVAL"] = "0.3"
+# This host's token journal (user grants), never the developer's ~/.local/state.
+os.environ["VENDORTOKENS_JOURNAL_DIR"] = str(_HOME / "journal")
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.pop("PREFECT_API_KEY", None)
 

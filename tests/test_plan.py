@@ -3,6 +3,7 @@ to the operations the plan yields and checks the exact sequence it asked for."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -16,27 +17,34 @@ from prefect_vendortokens.core.errors import (
     TokenRejectedError,
     TokenResponseError,
     TokenStoreError,
+    TokenTransportError,
 )
 from prefect_vendortokens.core.token import AccessToken, ExpirySource
 from prefect_vendortokens.engine.plan import (
-    LOCK_POLL,
     LOCK_TIMEOUT,
+    POLL_FIRST,
+    POLL_GROWTH,
+    POLL_MAX,
     Account,
     Fetch,
+    JournalClear,
     Op,
     Pause,
     Plan,
     Refresh,
     ReleaseLock,
     ReloadCredentials,
+    StoreMark,
     StoreRead,
     StoreWrite,
     TryLock,
     Want,
     acquire,
+    backoff,
     install,
     newest,
 )
+from prefect_vendortokens.stores.base import InFlight, StoredRecord
 
 
 def token(name: str, *, lifetime: float = 3600, refresh: str | None = None) -> AccessToken:
@@ -92,6 +100,7 @@ def run(plan: Plan, answer: Callable[[Op], object]) -> AccessToken:
 
 
 def account(script: Script, **kwargs: object) -> Account:
+    kwargs.setdefault("draw", lambda: 0.5)  # no jitter: each wait is the back-off's middle
     return Account(label="acct", clock=script.clock, **kwargs)  # type: ignore[arg-type]
 
 
@@ -170,7 +179,17 @@ def test_a_waiter_polls_the_store_until_the_holder_has_written() -> None:
     script = Script(StoreRead=[None, None, written], TryLock=[False, False])
     assert run(acquire(account(script, shared=True), Want(), None), script.answer) is written
     assert script.kinds() == ["StoreRead", "TryLock", "Pause", "StoreRead", "TryLock", "Pause", "StoreRead"]
-    assert script.now == pytest.approx(2 * LOCK_POLL)
+    assert script.now == pytest.approx(POLL_FIRST + POLL_FIRST * POLL_GROWTH)  # 50 ms, then 75 ms
+
+
+def test_waiters_back_off_with_jitter_from_50_ms_to_1_s() -> None:
+    """Not a fixed 0.2 s poll: quick at first (the hand-off), then at most about once a second,
+    and never in step (each wait drawn between half and one and a half of its middle)."""
+    middles = [backoff(n, lambda: 0.5) for n in range(12)]
+    assert middles[0] == pytest.approx(POLL_FIRST) and middles[-1] == pytest.approx(POLL_MAX)
+    assert all(a <= b for a, b in itertools.pairwise(middles))
+    assert backoff(0, lambda: 0.0) == pytest.approx(POLL_FIRST / 2)
+    assert backoff(20, lambda: 0.999) == pytest.approx(1.5 * POLL_MAX, rel=1e-2)
 
 
 def test_a_lock_held_too_long_is_a_typed_error_after_the_timeout() -> None:
@@ -178,7 +197,8 @@ def test_a_lock_held_too_long_is_a_typed_error_after_the_timeout() -> None:
     with pytest.raises(TokenStoreError, match="held the refresh lock"):
         run(acquire(account(script, shared=True), Want(), None), script.answer)
     assert "Fetch" not in script.kinds()
-    assert script.kinds().count("Pause") == pytest.approx(LOCK_TIMEOUT / LOCK_POLL, abs=1)
+    assert script.now == pytest.approx(LOCK_TIMEOUT, abs=POLL_MAX)
+    assert script.kinds().count("Pause") < LOCK_TIMEOUT / POLL_MAX + 10  # about once a second, not 600
 
 
 def test_a_failed_request_under_the_lock_still_releases_it() -> None:
@@ -239,55 +259,96 @@ def test_a_lock_that_cannot_be_had_means_a_new_grant_without_it(caplog) -> None:
 
 
 # --- user-authorized accounts (grant authorization_code) ---------------------------------------
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
 def user_account(script: Script, **kwargs) -> Account:
-    return Account(label="user", shared=True, user_grant=True, clock=script.clock, **kwargs)
+    kwargs.setdefault("draw", lambda: 0.5)
+    return Account(
+        label="user",
+        shared=True,
+        user_grant=True,
+        clock=script.clock,
+        holder="host-a:101",
+        now=lambda: NOW,
+        **kwargs,
+    )
 
 
 def grant_refused(code: str = "invalid_grant", status: int = 400) -> CredentialsRejectedError:
     return CredentialsRejectedError("refused", status=status, vendor_code=code)
 
 
-def test_user_grant_refreshes_from_the_stored_token_under_the_lock_and_writes_back_first() -> None:
-    """The newest refresh token is the store's, read under the lock; the new one is written
-    before the lock is released, so the next holder never sends a used one."""
+def marked(tok: AccessToken, seconds_ago: float = 5, holder: str = "host-b:202") -> InFlight:
+    return InFlight(tok.refresh_fingerprint or "", holder, NOW - timedelta(seconds=seconds_ago))
+
+
+HOLDER_FLOW = [
+    "JournalRead",
+    "StoreRead",
+    "TryLock",
+    "ReadRecord",
+    "JournalRead",
+    "StoreMark",
+    "Refresh",
+    "StoreWrite",
+    "JournalClear",
+    "ReleaseLock",
+]
+
+
+def test_user_grant_records_the_refresh_in_flight_then_refreshes_journals_and_writes_back() -> None:
+    """The newest refresh token is the store's, read under the lock; before it is sent the store
+    records that a refresh with it is in flight (its fingerprint, this holder, the time); the
+    answer is journaled on arrival, then written (which clears the mark), then the journal entry
+    is dropped, and only then the lock released."""
     stale, stored, new = (
         token("stale", lifetime=-1, refresh="r1"),
         token("stored", lifetime=-1, refresh="r2"),
         token("new", refresh="r3"),
     )
-    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[new])
-    got = run(acquire(user_account(script), Want(), stale), script.answer)
-    assert got is new
-    assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Refresh", "StoreWrite", "ReleaseLock"]
-    assert script.asked[3] == Refresh(stored)
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[new])
+    assert run(acquire(user_account(script), Want(), stale), script.answer) is new
+    assert script.kinds() == HOLDER_FLOW
+    assert script.asked[5] == StoreMark(stored, InFlight(stored.refresh_fingerprint, "host-a:101", NOW))
+    assert script.asked[6] == Refresh(stored, journal=True)
+    assert script.asked[7] == StoreWrite(new) and script.asked[8] == JournalClear(new)
+    assert "r2" not in repr(script.asked[5])  # the mark names a fingerprint, never the token
 
 
 def test_user_grant_never_asks_for_a_new_grant() -> None:
     """Nothing stored and nothing held: a person must consent; no Fetch is tried."""
-    script = Script(StoreRead=[None, None], TryLock=[True])
+    script = Script(StoreRead=[None], ReadRecord=[StoredRecord(None)], TryLock=[True])
     with pytest.raises(AuthorizationRequiredError, match=r"not authorized yet.*authorize"):
         run(acquire(user_account(script), Want(), None), script.answer)
-    assert "Fetch" not in script.kinds()
+    assert "Fetch" not in script.kinds() and "StoreMark" not in script.kinds()
     assert script.kinds()[-1] == "ReleaseLock"
 
 
-def test_user_grant_refused_refresh_token_means_authorize_again() -> None:
+def test_user_grant_refused_refresh_token_means_authorize_again_and_clears_the_mark() -> None:
     stored = token("stored", lifetime=-1, refresh="r1")
-    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[grant_refused()])
+    script = Script(
+        StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[grant_refused()]
+    )
     with pytest.raises(AuthorizationRequiredError, match="authorize` for this block again") as failed:
         run(acquire(user_account(script), Want(), None), script.answer)
     assert failed.value.vendor_code == "invalid_grant"
-    assert "Fetch" not in script.kinds() and script.kinds()[-1] == "ReleaseLock"
+    # the vendor answered: nothing is in flight any more (the next holder must not think so)
+    assert script.kinds()[-3:] == ["Refresh", "StoreWrite", "ReleaseLock"]
+    assert script.asked[-2] == StoreWrite(stored) and "Fetch" not in script.kinds()
 
 
 def test_user_grant_refused_client_rereads_the_credentials_once() -> None:
     """invalid_client (a rotated secret in Vault) is the client's fault, not the grant's."""
     stored, new = token("stored", lifetime=-1, refresh="r1"), token("new", refresh="r2")
     script = Script(
-        StoreRead=[stored, stored], TryLock=[True], Refresh=[grant_refused("invalid_client", 401), new]
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored)],
+        TryLock=[True],
+        Refresh=[grant_refused("invalid_client", 401), new],
     )
     assert run(acquire(user_account(script, reloadable=True), Want(), None), script.answer) is new
-    assert script.kinds()[3:6] == ["Refresh", "ReloadCredentials", "Refresh"]
+    assert script.kinds()[5:9] == ["StoreMark", "Refresh", "ReloadCredentials", "Refresh"]
 
 
 def test_user_grant_without_the_lock_fails_rather_than_refresh_unguarded() -> None:
@@ -300,23 +361,41 @@ def test_user_grant_without_the_lock_fails_rather_than_refresh_unguarded() -> No
 
 def test_user_grant_unreadable_store_under_the_lock_fails_rather_than_use_a_stale_copy() -> None:
     own = token("own", lifetime=-1, refresh="r-old")
-    script = Script(StoreRead=[None, TokenStoreError("store down")], TryLock=[True])
+    script = Script(StoreRead=[None], ReadRecord=[TokenStoreError("store down")], TryLock=[True])
     with pytest.raises(TokenStoreError, match="store down"):
         run(acquire(user_account(script), Want(), own), script.answer)
     assert "Refresh" not in script.kinds() and script.kinds()[-1] == "ReleaseLock"
 
 
+def test_user_grant_sends_nothing_when_the_mark_cannot_be_recorded() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored)],
+        TryLock=[True],
+        StoreMark=[TokenStoreError("cannot write")],
+    )
+    with pytest.raises(TokenStoreError, match="only once the refresh in flight is recorded"):
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert "Refresh" not in script.kinds() and script.kinds()[-1] == "ReleaseLock"
+
+
 def test_user_grant_failed_write_back_keeps_the_newer_own_token() -> None:
     """After a failed write, this process's token is newer than the store's: its refresh token is
-    the live one, and the next refresh uses it."""
+    the live one, and the next refresh uses it (the store's stale mark names the older one)."""
     older = token("older", lifetime=-1, refresh="r1")
     own = token("own", lifetime=-1, refresh="r2").model_copy(
         update={"issued_at": older.issued_at + timedelta(seconds=5)}
     )
     assert newest(older, own) is own and newest(own, None) is own and newest(None, own) is own
-    script = Script(StoreRead=[older, older], TryLock=[True], Refresh=[token("new", refresh="r3")])
+    script = Script(
+        StoreRead=[older],
+        ReadRecord=[StoredRecord(older, marked(older, holder="host-a:101"))],
+        TryLock=[True],
+        Refresh=[token("new", refresh="r3")],
+    )
     run(acquire(user_account(script), Want(), own), script.answer)
-    assert script.asked[3] == Refresh(own)
+    assert Refresh(own, journal=True) in script.asked
 
 
 def test_install_writes_under_the_lock_and_raises_when_it_cannot() -> None:
@@ -334,16 +413,156 @@ def test_user_grant_token_expired_on_arrival_is_stored_before_the_error() -> Non
     """The refresh consumed the old refresh token: the answer's new one is written back even
     when its access token is unusable, and no second request is made."""
     stored, dead = token("stored", lifetime=-1, refresh="r1"), token("dead", lifetime=-5, refresh="r2")
-    script = Script(StoreRead=[stored, stored], TryLock=[True], Refresh=[dead])
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[dead])
     with pytest.raises(TokenResponseError, match="its refresh token is kept"):
         run(acquire(user_account(script), Want(), None), script.answer)
-    assert script.kinds() == ["StoreRead", "TryLock", "StoreRead", "Refresh", "StoreWrite", "ReleaseLock"]
-    assert script.asked[4] == StoreWrite(dead)
+    assert script.kinds() == HOLDER_FLOW
+    assert StoreWrite(dead) in script.asked
 
 
-def test_a_store_write_that_takes_long_does_not_turn_a_fresh_token_into_an_error(monkeypatch) -> None:
-    """Validity is judged when the token arrives: a slow store (the SQLite server stalls for
-    seconds) must not age a short-lived client-credentials token into an error after the write."""
+# --- a holder that died, an answer that was lost --------------------------------------------
+def test_a_mark_naming_the_stored_refresh_token_without_grace_is_a_lost_grant_at_once() -> None:
+    """The previous holder sent the stored refresh token and never stored the answer: the vendor
+    may have rotated it. Without a reuse grace, resending it would make a rotating server revoke
+    the grant: nothing is sent, the error says what happened."""
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored, marked(stored))], TryLock=[True])
+    with pytest.raises(AuthorizationRequiredError, match=r"host-b:202\) died during a refresh 5 s ago"):
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert "Refresh" not in script.kinds() and "StoreMark" not in script.kinds()
+    assert script.kinds()[-1] == "ReleaseLock"
+
+
+def test_inside_the_reuse_grace_the_previous_refresh_token_is_retried_once() -> None:
+    stored, new = token("stored", lifetime=-1, refresh="r1"), token("new", refresh="r2")
+    script = Script(
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored, marked(stored, 5))],
+        TryLock=[True],
+        Refresh=[new],
+    )
+    assert run(acquire(user_account(script, reuse_grace=30), Want(), None), script.answer) is new
+    assert script.kinds().count("Refresh") == 1 and "StoreMark" not in script.kinds()  # the mark stands
+    assert script.asked[script.kinds().index("Refresh")] == Refresh(stored, journal=True)
+    assert StoreWrite(new) in script.asked
+
+
+def test_after_the_reuse_grace_the_grant_is_lost_without_a_request() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored, marked(stored, 45))], TryLock=[True])
+    with pytest.raises(AuthorizationRequiredError, match="died during a refresh 45 s ago"):
+        run(acquire(user_account(script, reuse_grace=30), Want(), None), script.answer)
+    assert "Refresh" not in script.kinds()
+
+
+def test_a_refused_retry_inside_the_grace_says_so() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    script = Script(
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored, marked(stored, 5))],
+        TryLock=[True],
+        Refresh=[grant_refused()],
+    )
+    with pytest.raises(AuthorizationRequiredError, match="retried inside the reuse grace"):
+        run(acquire(user_account(script, reuse_grace=30), Want(), None), script.answer)
+    assert script.kinds().count("Refresh") == 1
+
+
+def test_a_mark_naming_an_older_refresh_token_is_stale_and_ignored() -> None:
+    """The holder wrote its answer (a newer refresh token) and the mark it left names the old
+    one: nothing was lost."""
+    older, stored, new = (
+        token("older", refresh="r0"),
+        token("stored", lifetime=-1, refresh="r1"),
+        token("new", refresh="r2"),
+    )
+    script = Script(
+        StoreRead=[stored], ReadRecord=[StoredRecord(stored, marked(older))], TryLock=[True], Refresh=[new]
+    )
+    assert run(acquire(user_account(script), Want(), None), script.answer) is new
+    assert script.kinds() == HOLDER_FLOW
+
+
+def test_a_lost_answer_without_grace_is_a_lost_grant_and_the_mark_stays() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    lost = TokenTransportError("token request took longer than its 30 s deadline", sent=True)
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[lost])
+    with pytest.raises(AuthorizationRequiredError, match="answer to a refresh was lost"):
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert script.kinds()[-3:] == ["StoreMark", "Refresh", "ReleaseLock"]  # no write: the mark stays
+
+
+def test_a_lost_answer_inside_the_grace_is_retried_once_with_the_same_refresh_token() -> None:
+    stored, new = token("stored", lifetime=-1, refresh="r1"), token("new", refresh="r2")
+    lost = TokenTransportError("connection reset after the request", sent=True)
+    script = Script(
+        StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[lost, new]
+    )
+    assert run(acquire(user_account(script, reuse_grace=10), Want(), None), script.answer) is new
+    assert [op for op in script.asked if isinstance(op, Refresh)] == [Refresh(stored, journal=True)] * 2
+
+    twice = Script(
+        StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[lost, lost]
+    )
+    with pytest.raises(AuthorizationRequiredError, match="lost"):
+        run(acquire(user_account(twice, reuse_grace=10), Want(), None), twice.answer)
+    assert twice.kinds().count("Refresh") == 2
+
+
+def test_a_request_that_never_left_clears_the_mark_and_is_a_plain_transport_error() -> None:
+    stored = token("stored", lifetime=-1, refresh="r1")
+    refused = TokenTransportError("token request failed before an answer: ConnectError", sent=False)
+    script = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True], Refresh=[refused])
+    with pytest.raises(TokenTransportError) as failed:
+        run(acquire(user_account(script), Want(), None), script.answer)
+    assert not isinstance(failed.value, AuthorizationRequiredError)
+    assert script.kinds()[-3:] == ["Refresh", "StoreWrite", "ReleaseLock"] and script.asked[-2] == StoreWrite(
+        stored
+    )
+
+
+def test_a_token_this_host_journaled_and_never_stored_is_replayed_first() -> None:
+    """A process killed between the answer and the store write: its journal entry is newer than
+    the store's token (whose mark names the spent refresh token). The next process on the host
+    takes the lock even though the stored access token is still valid, stores the journaled one
+    (clearing the mark), drops the entry, and hands it out: no request, no reuse."""
+    stored = token("stored", refresh="r1")  # still valid, but its refresh token was spent
+    journaled = token("journaled", refresh="r2").model_copy(
+        update={"issued_at": stored.issued_at + timedelta(seconds=1)}
+    )
+    script = Script(
+        JournalRead=[journaled, journaled],
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored, marked(stored))],
+        TryLock=[True],
+    )
+    assert run(acquire(user_account(script), Want(), None), script.answer) is journaled
+    assert script.kinds() == [
+        "JournalRead",
+        "StoreRead",
+        "TryLock",
+        "ReadRecord",
+        "JournalRead",
+        "StoreWrite",
+        "JournalClear",
+        "ReleaseLock",
+    ]
+    assert script.asked[5] == StoreWrite(journaled) and script.asked[6] == JournalClear(journaled)
+
+
+def test_a_journal_entry_the_store_already_has_is_only_dropped() -> None:
+    stored = token("stored", refresh="r2")
+    script = Script(
+        JournalRead=[stored, stored], StoreRead=[stored], ReadRecord=[StoredRecord(stored)], TryLock=[True]
+    )
+    assert run(acquire(user_account(script), Want(), None), script.answer) is stored
+    assert script.kinds() == ["JournalRead", "StoreRead"]  # nothing to replay: the peek is enough
+
+
+def test_a_store_write_that_takes_long_does_not_hand_over_an_aged_token(monkeypatch) -> None:
+    """Validity is judged when the token arrives (a slow store must not age a short-lived token
+    into an error), and again when it is handed over: one that aged into its margin while the
+    write stalled is renewed once more, under the same lock."""
     from prefect_vendortokens.core import token as token_module
 
     class Later(datetime):
@@ -351,7 +570,7 @@ def test_a_store_write_that_takes_long_does_not_turn_a_fresh_token_into_an_error
         def now(cls, tz=None):  # the write took an hour
             return datetime.now(tz) + timedelta(hours=1)
 
-    fresh = token("fresh", lifetime=60)
+    fresh, renewed = token("fresh", lifetime=60), token("renewed", lifetime=7200)
 
     def answer(op: Op) -> object:
         if isinstance(op, StoreWrite):
@@ -359,5 +578,15 @@ def test_a_store_write_that_takes_long_does_not_turn_a_fresh_token_into_an_error
             return None
         return script.answer(op)
 
-    script = Script(StoreRead=[None, None], TryLock=[True], Fetch=[fresh])
-    assert run(acquire(Account(label="a", shared=True, clock=script.clock), Want(), None), answer) is fresh
+    script = Script(StoreRead=[None, None], TryLock=[True], Fetch=[fresh, renewed])
+    got = run(acquire(account(script, shared=True), Want(), None), answer)
+    assert got is renewed
+    assert script.kinds() == [
+        "StoreRead",
+        "TryLock",
+        "StoreRead",
+        "Fetch",
+        "StoreRead",
+        "Fetch",
+        "ReleaseLock",
+    ]

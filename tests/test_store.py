@@ -215,7 +215,8 @@ def test_the_vault_store_brings_its_own_lock_no_prefect_server(sandbox) -> None:
 
 def test_a_vault_lock_whose_lease_ended_can_be_taken_over() -> None:
     """The lease is the only way a crashed holder's lock frees itself; a fake clock moves it."""
-    from prefect_vendortokens.stores.vault_kv import LOCK_LEASE, VaultLock
+    from prefect_vendortokens.stores.base import LOCK_LEASE
+    from prefect_vendortokens.stores.vault_kv import VaultLock
 
     with OpenBao() as bao:
         vault = VaultCredentials(address=bao.address, token="root")
@@ -266,3 +267,27 @@ def test_a_lock_taken_after_we_stopped_waiting_is_released(sandbox, monkeypatch)
     manager = TokenManager(block.cache_key(), block._source(), store=StallingStore(), label="stalling")
     assert manager.get_token().is_valid()  # a new grant without the lock
     assert released.wait(10), "the late lock was never released"
+
+
+def test_a_dead_holders_prefect_lock_frees_itself_after_the_lease(prefect_server, monkeypatch) -> None:
+    """The slot decays by itself one lease after it was taken (its row, not Prefect's in-memory
+    lease storage, keeps the lease), and waiters that peek meanwhile do not prolong it."""
+    import time
+
+    from prefect_vendortokens.stores.prefect_lock import PrefectLock
+
+    monkeypatch.setenv("VENDORTOKENS_LOCK_LEASE", "2")
+    lock = PrefectLock()
+    dead = lock.try_acquire("decaying-lock")  # its holder never releases it
+    assert dead is not None
+    started = time.monotonic()
+    taken = None
+    while taken is None and time.monotonic() - started < 10:
+        taken = lock.try_acquire("decaying-lock")  # peeks at the limit, never bumps its row
+        if taken is None:
+            time.sleep(0.1)
+    waited = time.monotonic() - started
+    assert taken is not None and 1.0 < waited < 4.0, waited
+    assert lock.try_acquire("decaying-lock") is None  # the new holder has it
+    taken.release()
+    assert lock.try_acquire("decaying-lock") is not None

@@ -7,7 +7,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from prefect_vendortokens import DIALECT_NAMES, ExpirySource, Pkce, TokenClient, get_dialect
+from prefect_vendortokens import (
+    DIALECT_NAMES,
+    CredentialsRejectedError,
+    ExpirySource,
+    Pkce,
+    TokenClient,
+    get_dialect,
+)
 from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
 
@@ -220,3 +227,55 @@ def test_slashid_user_grant_block_authorized_then_refreshed_from_the_store(prefe
         headers={"Authorization": renewed.authorization_value()},
     )
     assert userinfo.status_code == 200
+
+
+# --- rotating refresh tokens: reuse revokes the grant, unless inside the reuse grace ----------
+def _pair(sandbox):
+    client = client_for(sandbox, "oauth2")
+    first = client.fetch()  # offline_access: a refresh token, the start of a grant
+    second = client.refresh(first)  # rotates: first's refresh token is spent
+    return client, first, second
+
+
+def test_a_reused_refresh_token_revokes_the_whole_grant(sandbox) -> None:
+    """As oidc-provider does: the spent refresh token comes back, so every token of its grant
+    (the live refresh token and the access tokens) stops working."""
+    client, first, second = _pair(sandbox)
+    assert downstream(sandbox, "oauth2", second.authorization_value(), second.secret()) == 200
+    with pytest.raises(CredentialsRejectedError, match="invalid_grant"):
+        client.refresh(first)
+    assert sandbox.refresh_reuse("oauth2") == 1 and sandbox.counts()["oauth2"]["grants_revoked"] == 1
+    assert not sandbox.grant_alive("oauth2", second.refresh_token.get_secret_value())
+    assert downstream(sandbox, "oauth2", second.authorization_value(), second.secret()) == 401
+    with pytest.raises(CredentialsRejectedError):  # the grant is gone, its newest token too
+        client.refresh(second)
+    other = client.fetch()  # another grant is untouched
+    assert sandbox.grant_alive("oauth2", other.refresh_token.get_secret_value())
+
+
+def test_inside_the_reuse_grace_a_spent_refresh_token_works_once_more(sandbox) -> None:
+    sandbox.set_refresh_reuse_grace(30, "oauth2")
+    client, first, second = _pair(sandbox)
+    again = client.refresh(first)  # inside the grace: a new pair, same grant
+    assert again.refresh_token.get_secret_value() != second.refresh_token.get_secret_value()
+    assert sandbox.refresh_reuse_in_grace("oauth2") == 1 and sandbox.refresh_reuse("oauth2") == 0
+    assert sandbox.grant_alive("oauth2", again.refresh_token.get_secret_value())
+    assert client.refresh(again).is_valid()
+
+
+def test_the_reuse_grace_ends(sandbox) -> None:
+    import time
+
+    sandbox.set_refresh_reuse_grace(0.2, "oauth2")
+    client, first, _ = _pair(sandbox)
+    time.sleep(0.3)  # past the grace (a bound on real time, not a wait for an event)
+    with pytest.raises(CredentialsRejectedError):
+        client.refresh(first)
+    assert sandbox.refresh_reuse("oauth2") == 1 and sandbox.refresh_reuse_in_grace("oauth2") == 0
+
+
+def test_the_reuse_grace_is_an_http_control(sandbox) -> None:
+    url = f"{sandbox.base_url}/_control/refresh-grace?seconds=12&vendor=slashid"
+    assert httpx.post(url).json() == {"ok": True}
+    assert sandbox._state("slashid").refresh_reuse_grace == 12
+    assert httpx.post(f"{sandbox.base_url}/_control/refresh-grace?vendor=slashid").status_code == 400

@@ -296,6 +296,12 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         return dialect.model_copy(update={"client_auth": ClientAuth(CLIENT_AUTH_METHODS[method])})
 
     @property
+    def refresh_reuse_grace(self) -> float:
+        """Seconds the vendor accepts a rotated refresh token again: the block's setting, else the
+        dialect's (0: none)."""
+        return self.authorization.refresh_reuse_grace or self.effective_dialect.refresh_reuse_grace
+
+    @property
     def effective_token_url(self) -> str | None:
         """The configured token URL; empty with an issuer (discovery finds it at use time)."""
         return self.token_url.strip() or (
@@ -317,7 +323,8 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     def _account(self) -> dict[str, Any]:
         """Who the tokens belong to (no secret): the key of the shared store and its lock."""
         return {
-            "dialect": self.effective_dialect.model_dump(mode="json"),
+            # How the vendor treats a reused refresh token is behaviour, not identity (see cache_key).
+            "dialect": self.effective_dialect.model_dump(mode="json", exclude={"refresh_reuse_grace"}),
             "token_url": self.effective_token_url,
             "client_id": self.client_id,
             "scopes": sorted(self.scopes),
@@ -350,6 +357,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "http": self.http.model_dump(),
             "store": self.token_store.model_dump(),
             "client_auth": self.client_auth.model_dump(exclude={"private_key"}),
+            "reuse_grace": self.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
         }
         return _digest(behaviour)
@@ -455,6 +463,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             make_store=self._store,
             store_key=self.account_key(),
             user_grant=self.grant == "authorization_code",
+            reuse_grace=self.refresh_reuse_grace,
         )
         events.watch(
             manager,

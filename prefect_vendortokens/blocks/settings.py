@@ -139,6 +139,17 @@ class AuthorizationSettings(_Group):
         title="Extra authorization parameters",
         description="Added to the authorization URL, e.g. prompt=consent, audience, resource.",
     )
+    refresh_reuse_grace: float = Field(
+        default=0,
+        ge=0,
+        title="Refresh token reuse grace (seconds)",
+        description=(
+            "How long the vendor still accepts a refresh token it has just rotated (Okta, Auth0, "
+            "WSO2: the reuse interval); 0 for the dialect's (none for every preset). With it, a "
+            "refresh whose answer was lost (a timeout, a killed worker) is retried once with the same "
+            "refresh token; without it the grant is reported lost at once (authorize again)."
+        ),
+    )
 
 
 class TokenStoreSettings(_Group):

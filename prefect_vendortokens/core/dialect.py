@@ -127,6 +127,16 @@ class TokenDialect(BaseModel):
     scope_separator: str = Field(" ", description="Separator between scopes.")
     refresh_token_field: str = Field("refresh_token", description="Field for the refresh token.")
     send_scope_on_refresh: bool = Field(True, description="Send the scopes with a refresh.")
+    refresh_reuse_grace: float = Field(
+        0,
+        ge=0,
+        description=(
+            "Seconds the vendor still accepts a refresh token after rotating it (Okta, Auth0 and "
+            "WSO2 call it a reuse interval or grace period); 0 for none. With it, a refresh whose "
+            "answer was lost (a timeout, a process killed) is retried once with the same refresh "
+            "token inside it instead of asking a person to authorize again."
+        ),
+    )
     code_field: str = Field("code", description="Field for the authorization code.")
     redirect_uri_field: str = Field("redirect_uri", description="Field for the redirect URI.")
     code_verifier_field: str = Field("code_verifier", description="Field carrying the PKCE code verifier.")

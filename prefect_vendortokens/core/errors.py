@@ -144,9 +144,16 @@ class TokenResponseError(TokenError):
 
 
 class TokenTransportError(TokenError):
-    """The request never got an HTTP answer (connection refused, timeout, TLS failure)."""
+    """The request never got an HTTP answer (connection refused, timeout, TLS failure).
+    ``sent`` is False only when it surely never reached the server (it failed while
+    connecting); otherwise the server may have acted on it (rotated a refresh token) and the
+    answer was lost."""
 
     retryable = True
+
+    def __init__(self, summary: str, *, sent: bool = True, **kwargs: Any) -> None:
+        self.sent = sent
+        super().__init__(summary, **kwargs)
 
 
 class DiscoveryError(TokenTransportError):
@@ -207,6 +214,11 @@ class VaultSealedError(VaultError):
     """Vault is sealed (or in maintenance)."""
 
     retryable = True
+
+
+class SealedStoreError(TokenStoreError, VaultSealedError):
+    """The Vault token store (or its refresh lock) is sealed: both a ``TokenStoreError`` and a
+    ``VaultSealedError``, retryable; it works again once Vault is unsealed."""
 
 
 class VaultPermissionError(VaultError):

@@ -75,6 +75,13 @@ class AccessToken(BaseModel):
         return value if self.redacted else fingerprint(value)
 
     @property
+    def refresh_fingerprint(self) -> str | None:
+        """The refresh token's fingerprint (what an in-flight refresh mark names), if any."""
+        if self.refresh_token is None or self.redacted:
+            return None
+        return fingerprint(self.refresh_token.get_secret_value())
+
+    @property
     def lifetime(self) -> float:
         return (self.expires_at - self.issued_at).total_seconds()
 

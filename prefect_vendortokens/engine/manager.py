@@ -17,6 +17,8 @@ import asyncio
 import concurrent.futures
 import copy
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,18 +26,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
 
-from ..core.errors import AuthorizationRequiredError, TokenError, TokenStoreError, TokenTransportError
+from ..core.errors import (
+    AuthorizationRequiredError,
+    SealedStoreError,
+    TokenError,
+    TokenStoreError,
+    TokenTransportError,
+    VaultSealedError,
+)
 from ..core.token import AccessToken
+from ..stores.base import StoredRecord
 from ..transport.client import TokenClient, run_bounded
 from .deadline import STORE_CALL_TIMEOUT, in_thread_within
 from .plan import (
     Account,
     Fetch,
+    JournalClear,
+    JournalRead,
     Op,
     Pause,
+    ReadRecord,
     Refresh,
     ReleaseLock,
     ReloadCredentials,
+    StoreMark,
     StoreRead,
     StoreWrite,
     TryLock,
@@ -47,6 +61,7 @@ from .plan import (
 
 if TYPE_CHECKING:
     from ..stores.base import Lease, TokenStore
+    from ..stores.journal import Journal
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -54,6 +69,44 @@ FAILURE_WINDOW = 1.0  # seconds an error is answered again without a new request
 MAX_FAILURE_WINDOW = 300.0
 MAX_WAIT = 300.0  # bound on waiting for another caller's token request
 Listener = Callable[[str, AccessToken | None, TokenError | None], None]
+
+# The crash tests' one hook: ``VENDORTOKENS_PAUSE_AT=<point>[:seconds]`` makes the process stop
+# (default 600 s) the first time it reaches the point, after saying so on stderr, so a test can
+# kill it there or restart a server meanwhile. Points: locked (the refresh lock taken), answered
+# (a token request answered, and journaled), writing (a store write about to go), written (a
+# store write done, the lock not yet released). Read once; unset, it costs one ``is None``.
+PAUSE_ENV = "VENDORTOKENS_PAUSE_AT"
+
+
+def _pause_setting() -> tuple[str, float] | None:
+    point, _, seconds = os.environ.get(PAUSE_ENV, "").strip().partition(":")
+    return (point, float(seconds or 600)) if point else None
+
+
+_PAUSE = _pause_setting()
+_paused: set[str] = set()
+
+
+def _point(op: Op, result: object, done: bool) -> str | None:
+    """The pause point an operation reaches (before it runs, or once it is done), if any."""
+    match op:
+        case TryLock() if done and result:
+            return "locked"
+        case Fetch() | Refresh() if done:
+            return "answered"
+        case StoreWrite():
+            return "written" if done else "writing"
+    return None
+
+
+def _maybe_pause(op: Op, result: object, done: bool) -> None:
+    assert _PAUSE is not None  # noqa: S101 - called only when set
+    point, seconds = _PAUSE
+    if _point(op, result, done) == point and point not in _paused:
+        _paused.add(point)
+        sys.stderr.write(f"vendortokens: paused at {point} (pid {os.getpid()})\n")
+        sys.stderr.flush()
+        time.sleep(seconds)  # the whole process waits here: nothing else of it should move on
 
 
 class ClientSource(Protocol):
@@ -132,6 +185,8 @@ class TokenManager:
         store: TokenStore | None = None,
         store_key: str | None = None,
         user_grant: bool = False,
+        reuse_grace: float = 0.0,
+        journal: Journal | None = None,
     ) -> None:
         self.key = key
         # The account's key in the shared store and its lock: managers that differ only in
@@ -147,7 +202,9 @@ class TokenManager:
             shared=store is not None,
             reloadable=source.reloadable,
             user_grant=user_grant,
+            reuse_grace=reuse_grace,
         )
+        self._journal = journal
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._flight: concurrent.futures.Future[AccessToken] | None = None
@@ -162,6 +219,15 @@ class TokenManager:
 
     def __repr__(self) -> str:
         return f"TokenManager({self.label!r}, token={self._token!r})"
+
+    @property
+    def journal(self) -> Journal:
+        """This host's journal of tokens not yet stored (user grants; see ``stores/journal.py``)."""
+        if self._journal is None:
+            from ..stores.journal import default_journal
+
+            self._journal = default_journal()
+        return self._journal
 
     # --- the public pair: the hot path, else the one slow path -------------------------
     def get_token(self, **want: Unpack[WantArgs]) -> AccessToken:
@@ -294,6 +360,14 @@ class _Performer:
         self.lease: Lease | None = None
 
     async def __call__(self, op: Op) -> object:
+        if _PAUSE is None:
+            return await self._perform(op)
+        _maybe_pause(op, None, done=False)
+        result = await self._perform(op)
+        _maybe_pause(op, result, done=True)
+        return result
+
+    async def _perform(self, op: Op) -> object:
         m = self.manager
         match op:
             case Fetch() | Refresh():
@@ -307,6 +381,25 @@ class _Performer:
                 return await self._blocking(
                     lambda: self._store().write(m.store_key, token), "writing the token"
                 )
+            case ReadRecord():
+                return await self._blocking(
+                    lambda: self._store().read_record(m.store_key), "reading the token"
+                )
+            case StoreMark(token=token, mark=mark):
+                record = StoredRecord(token, mark)
+                return await self._blocking(
+                    lambda: self._store().write_record(m.store_key, record), "recording the refresh in flight"
+                )
+            case JournalRead():
+                secret = await self._journal_secret()
+                return (
+                    None if secret is None else await asyncio.to_thread(m.journal.read, m.store_key, secret)
+                )
+            case JournalClear(stored=stored):
+                secret = await self._journal_secret()
+                if secret is not None:
+                    await asyncio.to_thread(m.journal.clear, m.store_key, stored, secret)
+                return None
             case TryLock():
                 self.lease = await self._take_lock()
                 return self.lease is not None
@@ -324,6 +417,17 @@ class _Performer:
             case _:
                 assert_never(op)
 
+    async def _journal_secret(self) -> bytes | None:
+        """The journal's key material; None when the credentials cannot be had now (Vault down):
+        the journal is skipped, and the in-flight mark still guards the refresh token."""
+        try:
+            return _journal_secret(await asyncio.to_thread(self.manager.source.client))
+        except TokenError as exc:
+            logger.warning(
+                "%s: this host's token journal is skipped (%s)", self.manager.label, type(exc).__name__
+            )
+            return None
+
     async def _request(self, op: Fetch | Refresh) -> AccessToken:
         m = self.manager
         client = await asyncio.to_thread(m.source.client)
@@ -334,6 +438,8 @@ class _Performer:
         except TokenError as exc:
             m._tell(grant, None, exc)
             raise
+        if isinstance(op, Refresh) and op.journal:  # first, before any event or log line
+            m.journal.write(m.store_key, token, _journal_secret(client))
         m._tell(grant, token, None)
         return token
 
@@ -381,6 +487,8 @@ class _Performer:
             return await in_thread_within(call, STORE_CALL_TIMEOUT, hung)
         except TokenStoreError:
             raise
+        except VaultSealedError:  # kept recognisable: a sealed Vault comes back by itself
+            raise SealedStoreError(f"{label}: the {name} store failed ({what}: VaultSealedError)") from None
         except Exception as exc:  # the store's own failure, typed and without its message
             raise TokenStoreError(
                 f"{label}: the {name} store failed ({what}: {type(exc).__name__})"
@@ -392,6 +500,14 @@ class _Performer:
         lease, self.lease = self.lease, None
         if lease is not None:
             threading.Thread(target=_release_quietly, args=(lease,), daemon=True).start()
+
+
+def _journal_secret(client: TokenClient) -> bytes:
+    """What the journal's key is derived from besides the host key: the client's secret or
+    private key (empty for a public client)."""
+    credentials = client.credentials
+    key = credentials.private_key.get_secret_value() if credentials.private_key is not None else ""
+    return (credentials.client_secret.get_secret_value() + "\0" + key).encode()
 
 
 def _release_quietly(lease: Lease) -> None:
@@ -420,6 +536,7 @@ def manager_for(
     make_store: Callable[[], TokenStore | None] = lambda: None,
     store_key: str | None = None,
     user_grant: bool = False,
+    reuse_grace: float = 0.0,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
     with _registry_lock:
@@ -433,6 +550,7 @@ def manager_for(
                 store=make_store(),
                 store_key=store_key,
                 user_grant=user_grant,
+                reuse_grace=reuse_grace,
             )
             _registry[key] = manager
         return manager

@@ -13,8 +13,8 @@ from pydantic import Field, SecretStr
 
 from ..core.token import AccessToken
 from ..vault.block import DOCS_URL, KEY_LOGO_URL
-from .base import StoreLabel, StoreRequest
-from .codec import dump_token, load_token
+from .base import StoredRecord, StoreLabel, StoreRequest
+from .codec import dump_record, load_record
 from .prefect_lock import PrefectLock
 
 
@@ -78,18 +78,24 @@ class PrefectTokenStore:
         return f"vendortoken-{vendor}-{key[:24]}"
 
     def read(self, key: str) -> AccessToken | None:
+        return self.read_record(key).token
+
+    def write(self, key: str, token: AccessToken) -> None:
+        self.write_record(key, StoredRecord(token))
+
+    def read_record(self, key: str) -> StoredRecord:
         try:
             loaded = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
             block = cast(StoredVendorToken, loaded)
         except ValueError:  # no such block yet
-            return None
+            return StoredRecord(None)
         self._saved[key] = block  # its ids: the next write is one update call, not a save
-        return load_token(block.token.get_secret_value())
+        return load_record(block.token.get_secret_value())
 
-    def write(self, key: str, token: AccessToken) -> None:
+    def write_record(self, key: str, record: StoredRecord) -> None:
         from prefect.client.orchestration import get_client
 
-        update = self._update(key, token)
+        update = self._update(key, record)
         if update is not None:
             try:
                 with get_client(sync_client=True) as client:
@@ -97,22 +103,23 @@ class PrefectTokenStore:
                 return
             except Exception:
                 self._saved.pop(key, None)
-        block = _stored(token, self.about)
+        block = _stored(record, self.about)
         block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
         self._saved[key] = block
 
-    def _update(self, key: str, token: AccessToken) -> tuple[Any, Any] | None:
+    def _update(self, key: str, record: StoredRecord) -> tuple[Any, Any] | None:
         """(document id, update) for a document this process saved before, else None."""
         from prefect.client.schemas.actions import BlockDocumentUpdate
 
         saved = self._saved.get(key)
-        if saved is None or saved._block_document_id is None:
+        token = record.token
+        if saved is None or saved._block_document_id is None or token is None:
             return None
         # The document's data as Prefect stores it, built directly: Prefect's own
         # _to_block_document costs ~30 ms of CPU per call, which a rotation of a thousand
         # accounts would pay a thousand times.
         data = {
-            "token": dump_token(token),
+            "token": dump_record(record),
             "fingerprint": token.fingerprint,
             "vendor": token.vendor,
             "expires_at": token.expires_at.isoformat(),
@@ -124,9 +131,11 @@ class PrefectTokenStore:
         )
 
 
-def _stored(token: AccessToken, about: StoreLabel) -> StoredVendorToken:
+def _stored(record: StoredRecord, about: StoreLabel) -> StoredVendorToken:
+    token = record.token
+    assert token is not None  # noqa: S101 - dump_record refuses a record without one
     return StoredVendorToken(
-        token=SecretStr(dump_token(token)),
+        token=SecretStr(dump_record(record)),
         fingerprint=token.fingerprint,
         vendor=token.vendor,
         expires_at=token.expires_at,

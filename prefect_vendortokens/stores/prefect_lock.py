@@ -1,74 +1,91 @@
-"""The refresh lock on a Prefect server: a global concurrency limit of 1 per account, one slot
-taken with a lease. The caller polls the store meanwhile: Prefect's own waiting sleeps for the
-server's Retry-After, seconds, while a refresh takes milliseconds. A crashed holder's lease
-expires after ``LOCK_LEASE``."""
+"""The refresh lock on a Prefect server: a global concurrency limit of 1 per account whose one
+slot decays by itself after the lease (``slot_decay_per_second = 1 / lease``).
+
+Why slot decay and not Prefect's leases: Prefect keeps a slot's lease in its lease storage, in
+memory by default, and the taken slot in the database. After a server restart the lease is
+gone but the slot stays taken, and nothing ever frees it (the holder's release finds no lease
+and does nothing; the repossessor knows of no expired lease): the account waits forever. A
+decaying slot is computed from the limit's own row (``active_slots`` and ``updated``), so the
+lease survives a restart, needs no repossessor (free exactly one lease after it was taken, not
+after the next 15 s sweep) and may be shorter than the 60 s Prefect's lease API allows.
+
+A waiter reads the limit before it tries to take it: a refused take (HTTP 423) updates the
+limit's row, which restarts the decay, so polling by taking would keep a dead holder's slot
+alive. The caller polls the store meanwhile, with back-off (the plan's)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, ClassVar
 
 from ..core.errors import TokenStoreError
 from ..engine.deadline import STORE_CALL_TIMEOUT, call_within
+from .base import lock_lease
 
 logger = logging.getLogger("prefect_vendortokens")
-LOCK_LEASE = 60.0  # a crashed holder's lock is freed after this (a refresh takes < 30 s)
 
 
 def _limit_name(key: str) -> str:
     return f"vendortokens-refresh-{key[:24]}"
 
 
-def _ensure_limit(name: str) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+def _ensure_limit(client: Any, name: str, lease: float) -> int:
+    """The limit exists with one slot that decays after ``lease``; an older limit (made with
+    Prefect's leases, or another lease) is brought to it, which also frees a slot wedged by a
+    restart one lease later. Returns its taken slots (after decay) as read."""
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
-    with get_client(sync_client=True) as client:
+    decay = 1.0 / lease
+    try:
+        limit = client.read_global_concurrency_limit_by_name(name)
+    except ObjectNotFound:
         try:
-            client.read_global_concurrency_limit_by_name(name)
-            return
-        except ObjectNotFound:
-            pass
-        try:
-            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay)
+            )
+            return 0
         except Exception:
             # Two processes creating it at once: the loser gets a conflict (or, from SQLite, a
             # 500). Either way it exists now, or reading it raises the real problem.
-            client.read_global_concurrency_limit_by_name(name)
+            limit = client.read_global_concurrency_limit_by_name(name)
+    if limit.limit != 1 or abs(limit.slot_decay_per_second - decay) > 1e-9:
+        client.update_global_concurrency_limit(
+            name, GlobalConcurrencyLimitUpdate(limit=1, slot_decay_per_second=decay)
+        )
+    return int(limit.active_slots)
 
 
 class PrefectLock:
     """``RefreshLock`` on the Prefect server the process talks to."""
 
-    _ensured: ClassVar[set[str]] = set()
+    _ensured: ClassVar[dict[str, float]] = {}  # limit name -> the lease it was set up with
 
     def try_acquire(self, key: str) -> PrefectLease | None:
         from prefect.client.orchestration import get_client
 
-        name = _limit_name(key)
+        name, lease = _limit_name(key), lock_lease()
         try:
-            if name not in self._ensured:
-                _ensure_limit(name)
-                self._ensured.add(name)
             with get_client(sync_client=True) as client:
-                answer = client.increment_concurrency_slots_with_lease([name], 1, "concurrency", LOCK_LEASE)
+                if self._ensured.get(name) != lease:
+                    taken = _ensure_limit(client, name, lease)
+                    self._ensured[name] = lease
+                else:
+                    taken = client.read_global_concurrency_limit_by_name(name).active_slots
+                if taken >= 1:
+                    return None  # held (and not decayed): do not touch the row
+                sent = time.monotonic()
+                answer = client.increment_concurrency_slots([name], 1, "concurrency")
         except Exception as exc:
             if _busy(exc):
                 return None
+            self._ensured.pop(name, None)  # deleted, or another server: set it up on the next try
             raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
-        try:
-            return PrefectLease(name, _lease(answer, name))
-        except TokenStoreError:
-            self._ensured.discard(name)  # deleted, or another server: create it on the next try
-            raise
-
-
-def _lease(answer: Any, name: str) -> Any:
-    body = answer.json()
-    if not body.get("limits"):  # the server grants anything for a limit that does not exist
-        raise TokenStoreError(f"the refresh lock {name} does not exist on the Prefect server")
-    return body["lease_id"]
+        if not answer.json():  # the server grants anything for a limit that does not exist
+            self._ensured.pop(name, None)
+            raise TokenStoreError(f"the refresh lock {name} does not exist on the Prefect server")
+        return PrefectLease(name, sent, lease)
 
 
 def _busy(exc: BaseException) -> bool:
@@ -84,21 +101,26 @@ def _busy(exc: BaseException) -> bool:
 
 
 class PrefectLease:
-    """One held slot; released bounded (a lease that is not released expires by itself)."""
+    """One held slot. Released bounded, and only while the lease surely still runs: a slot that
+    decayed may already be another holder's, whom a late release would let a third one join."""
 
-    def __init__(self, name: str, lease_id: Any) -> None:
-        self.name, self.lease_id = name, lease_id
+    def __init__(self, name: str, taken: float, lease: float) -> None:
+        self.name, self.taken, self.lease = name, taken, lease
 
     def release(self) -> None:
         from prefect.client.orchestration import get_client
 
+        # Time for the release to reach the server before the slot could have decayed.
+        bound = min(STORE_CALL_TIMEOUT, self.lease / 2)
+        if time.monotonic() - self.taken > self.lease - bound:
+            logger.info("refresh lock %s: held into its last %g s; left to lapse", self.name, bound)
+            return
+
         def release() -> None:
             with get_client(sync_client=True) as client:
-                client.release_concurrency_slots_with_lease(self.lease_id)
+                client.release_concurrency_slots([self.name], 1, time.monotonic() - self.taken)
 
         def hung() -> TokenStoreError:
-            return TokenStoreError(
-                f"the refresh lock {self.name} was not released within {STORE_CALL_TIMEOUT:g} s"
-            )
+            return TokenStoreError(f"the refresh lock {self.name} was not released within {bound:g} s")
 
-        call_within(release, STORE_CALL_TIMEOUT, hung)
+        call_within(release, bound, hung)

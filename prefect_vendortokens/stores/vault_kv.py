@@ -14,11 +14,10 @@ from typing import Any
 
 from ..core.errors import VaultError, VaultSecretNotFoundError
 from ..core.token import AccessToken
-from .base import StoreRequest
-from .codec import dump_token, load_token
+from .base import StoredRecord, StoreRequest, lock_lease
+from .codec import dump_record, load_record
 
 logger = logging.getLogger("prefect_vendortokens")
-LOCK_LEASE = 60.0  # a crashed holder's lock is free again after this (a refresh takes < 30 s)
 
 
 class VaultTokenStore:
@@ -41,20 +40,28 @@ class VaultTokenStore:
         return f"{self.path}/{key[:40]}"
 
     def read(self, key: str) -> AccessToken | None:
+        return self.read_record(key).token
+
+    def write(self, key: str, token: AccessToken) -> None:
+        self.write_record(key, StoredRecord(token))
+
+    def read_record(self, key: str) -> StoredRecord:
         version, data = _read(self.vault, self.mount, self._secret_path(key))
         # Never written, or its latest version deleted: check-and-set needs the current version
         # number all the same, or every later write would be refused.
         self._versions[key] = version
-        return load_token(data["token"]) if data.get("token") else None
+        return load_record(data["token"]) if data.get("token") else StoredRecord(None)
 
-    def write(self, key: str, token: AccessToken) -> None:
+    def write_record(self, key: str, record: StoredRecord) -> None:
         """Check-and-set on the version last read. Losing the race is fine (the other writer's
         token is as good); any other failure (sealed, forbidden, unreachable) is raised, typed."""
         path = self._secret_path(key)
         cas = self._versions.get(key)
         if cas is None:
             cas = _current_version(self.vault, self.mount, path)
-        data = {"token": dump_token(token), "fingerprint": token.fingerprint}
+        token = record.token
+        assert token is not None  # noqa: S101 - dump_record refuses a record without one
+        data = {"token": dump_record(record), "fingerprint": token.fingerprint}
         if _cas_write(self.vault, self.mount, path, data, cas):
             self._versions[key] = cas + 1
             return
@@ -74,7 +81,7 @@ class VaultLock:
         version, held = _read(self.vault, self.mount, path)
         if held.get("holder") and float(held.get("until") or 0) > self.clock():
             return None
-        claim = {"holder": uuid.uuid4().hex, "until": self.clock() + LOCK_LEASE}
+        claim = {"holder": uuid.uuid4().hex, "until": self.clock() + lock_lease()}
         if not _cas_write(self.vault, self.mount, path, claim, version):
             return None  # another process took it between our read and our write
         return VaultLease(self, path, version + 1)

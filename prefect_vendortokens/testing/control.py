@@ -6,6 +6,7 @@ HTTP as they would in Python (``VendorSandbox`` methods of the same names):
     POST /_control/fail-api?vendor=sqr&n=1&status=429&retry_after=1   fail_next_api
     POST /_control/delay?seconds=0.5&vendor=sqr    set_delay
     POST /_control/lifetime?seconds=30&vendor=sqr  set_token_lifetime
+    POST /_control/refresh-grace?seconds=10&vendor=slashid   set_refresh_reuse_grace
     POST /_control/reset                           reset_counters
     GET  /_control/counts                          counts
 """
@@ -44,6 +45,8 @@ def control(sandbox: VendorSandbox, req: Request) -> Reply:
             sandbox.set_delay(float(q["seconds"]), vendor)
         elif action == "lifetime":
             sandbox.set_token_lifetime(float(q["seconds"]), vendor)
+        elif action == "refresh-grace":
+            sandbox.set_refresh_reuse_grace(float(q["seconds"]), vendor)
         elif action == "reset":
             sandbox.reset_counters()
         else:

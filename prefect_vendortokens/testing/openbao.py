@@ -68,9 +68,20 @@ class OpenBao:
                 self.stop()
                 raise RuntimeError("OpenBao did not become healthy in 30 s")
             time.sleep(0.05)
-        match = re.search(r"Unseal Key: (\S+)", (self.dir / "bao.log").read_text())
+        # The key is printed just after the server turns healthy: wait for it (bounded).
+        while not (match := re.search(r"Unseal Key: (\S+)", (self.dir / "bao.log").read_text())):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         self.unseal_key = match.group(1) if match else ""
         return self
+
+    def seal(self) -> None:
+        self.root().sys.seal()
+
+    def unseal(self) -> None:
+        """Unseal with the dev server's one key share (what an operator does after maintenance)."""
+        self.root().sys.submit_unseal_key(self.unseal_key)
 
     def root(self, namespace: str | None = None) -> hvac.Client:
         return hvac.Client(url=self.address, token="root", namespace=namespace, verify=self.ca or True)

@@ -26,16 +26,18 @@ def prefect_server(
     prefect: str | None = None,
     cwd: Path | None = None,
     log: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     """Start the server with ``env`` (give it a throwaway ``PREFECT_HOME``); yields its API URL
     and ``env`` plus ``PREFECT_API_URL``/``PREFECT_UI_API_URL`` for the processes that use it.
-    The whole process group is stopped at the end."""
-    port = free_port()
+    The whole process group is stopped at the end. The same ``env`` and ``port`` again start it
+    again on the same database (a restart, as its clients see it); ``log`` is appended to."""
+    port = port or free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = {**env, "PREFECT_API_URL": api, "PREFECT_UI_API_URL": api}  # the UI needs it off 4200
     env.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     command = [prefect or str(Path(sys.executable).parent / "prefect"), "server", "start"]
-    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     server = subprocess.Popen(  # noqa: S603 - the prefect CLI of the environment under test
         [*command, "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -46,7 +46,10 @@ class VendorState:
     api_faults: list[tuple[int, float | None]] = field(default_factory=list)
     delay: float = 0.0
     generation: int = 0  # bumped by revoke_all
-    refresh_reuse: int = 0  # spent refresh tokens presented again
+    refresh_reuse: int = 0  # spent refresh tokens presented again outside the grace (grant revoked)
+    refresh_reuse_in_grace: int = 0  # spent refresh tokens presented again inside the grace (accepted)
+    refresh_reuse_grace: float = 0.0  # seconds a spent refresh token is still accepted (0: never)
+    grants_revoked: int = 0  # grants revoked because a spent refresh token came back
 
     @property
     def name(self) -> str:
@@ -77,6 +80,7 @@ class VendorSandbox:
         self._tokens: dict[str, dict[str, Any]] = {}
         self._refresh: dict[str, dict[str, Any]] = {}
         self._codes: dict[str, dict[str, Any]] = {}
+        self._revoked: set[str] = set()  # grants revoked after a refresh token reuse
         self._routes = {name: compile_api(spec) for name, spec in SPECS.items()}
         self._server: ThreadingHTTPServer | None = None
         self.base_url = ""
@@ -119,8 +123,33 @@ class VendorSandbox:
         return self._state(vendor).api_requests
 
     def refresh_reuse(self, vendor: str) -> int:
-        """How often a spent (rotated) refresh token was presented again."""
+        """How often a spent (rotated) refresh token was presented again outside the reuse grace
+        (each time the whole grant is revoked)."""
         return self._state(vendor).refresh_reuse
+
+    def refresh_reuse_in_grace(self, vendor: str) -> int:
+        """How often a spent refresh token was presented again inside the reuse grace (accepted)."""
+        return self._state(vendor).refresh_reuse_in_grace
+
+    def set_refresh_reuse_grace(self, seconds: float, vendor: str | None = None) -> None:
+        """Accept a spent refresh token again for ``seconds`` after its first use (Okta's, Auth0's
+        and WSO2's reuse interval); 0, the default, revokes the whole grant on any reuse, as
+        oidc-provider does."""
+        for state in self._pick(vendor):
+            state.refresh_reuse_grace = seconds
+
+    def refresh_token_spent(self, vendor: str, refresh_token: str) -> bool:
+        """True once ``refresh_token`` was used (rotated into a new one)."""
+        with self._lock:
+            entry = self._refresh.get(refresh_token)
+            return entry is not None and entry["vendor"] == vendor and entry["spent"] is not None
+
+    def grant_alive(self, vendor: str, refresh_token: str) -> bool:
+        """True while the grant ``refresh_token`` belongs to is not revoked (whether or not that
+        refresh token was spent)."""
+        with self._lock:
+            entry = self._refresh.get(refresh_token)
+            return entry is not None and entry["vendor"] == vendor and entry["grant"] not in self._revoked
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -177,6 +206,8 @@ class VendorSandbox:
                 "token_requests": state.token_requests,
                 "api_requests": state.api_requests,
                 "refresh_reuse": state.refresh_reuse,
+                "refresh_reuse_in_grace": state.refresh_reuse_in_grace,
+                "grants_revoked": state.grants_revoked,
             }
             for name, state in self._vendors.items()
         }
@@ -200,9 +231,17 @@ class VendorSandbox:
 
     # --- token bookkeeping (used by vendors.py) -----------------------------------------
     def issue(
-        self, v: VendorState, scope: str | None, id_token: bool = False, force_refresh: bool = False
+        self,
+        v: VendorState,
+        scope: str | None,
+        id_token: bool = False,
+        force_refresh: bool = False,
+        grant: str | None = None,
     ) -> dict[str, Any]:
+        """A new access token (and refresh token, for offline access or a refresh), part of
+        ``grant`` (a new grant when None): a reused refresh token revokes every token of it."""
         now = time.time()
+        grant = grant or secrets.token_hex(8)
         lifetime = v.lifetime
         claims: dict[str, Any] = {
             "iss": f"sandbox:{v.name}",
@@ -227,6 +266,7 @@ class VendorSandbox:
                 "generation": v.generation,
                 "scope": scope,
                 "claims": claims,
+                "grant": grant,
             }
             if force_refresh or "offline_access" in (scope or "").split():
                 refresh = f"{v.name}-rt-{secrets.token_urlsafe(32)}"
@@ -234,7 +274,8 @@ class VendorSandbox:
                     "vendor": v.name,
                     "expires": now + v.spec.refresh_lifetime,
                     "scope": scope,
-                    "spent": False,
+                    "spent": None,  # time.time() of its first use
+                    "grant": grant,
                 }
                 answer["refresh_token"] = refresh
         if id_token and "openid" in (scope or "").split():
@@ -261,15 +302,29 @@ class VendorSandbox:
         return grant
 
     def spend_refresh(self, v: VendorState, token: str) -> dict[str, Any] | None:
-        """Single use: a refresh token works once (rotation), as SlashID's do."""
+        """Rotation: a refresh token works once. Presented again within the vendor's reuse grace
+        it works again; after it, the server takes it for a stolen token and revokes the whole
+        grant (every refresh and access token issued from it), as oidc-provider does."""
         with self._lock:
             entry = self._refresh.get(token)
-            if entry is not None and entry["spent"]:
-                v.refresh_reuse += 1
-            if entry is None or entry["vendor"] != v.name or entry["spent"] or entry["expires"] < time.time():
+            now = time.time()
+            if (
+                entry is None
+                or entry["vendor"] != v.name
+                or entry["grant"] in self._revoked
+                or entry["expires"] < now
+            ):
                 return None
-            entry["spent"] = True
-            return entry
+            if entry["spent"] is None:
+                entry["spent"] = now
+                return entry
+            if now - entry["spent"] <= v.refresh_reuse_grace:
+                v.refresh_reuse_in_grace += 1
+                return entry
+            v.refresh_reuse += 1
+            v.grants_revoked += 1
+            self._revoked.add(entry["grant"])
+            return None
 
     def _check_bearer(self, v: VendorState, req: Request) -> dict[str, Any] | None:
         token = req.bearer()
@@ -278,6 +333,7 @@ class VendorSandbox:
             entry is None
             or entry["vendor"] != v.name
             or entry["generation"] != v.generation
+            or entry["grant"] in self._revoked
             or entry["expires"] <= time.time()
         ):
             return None

@@ -265,7 +265,8 @@ def _redeem_refresh(sb: VendorSandbox, v: VendorState, form: dict[str, str]) -> 
     old = sb.spend_refresh(v, form.get("refresh_token", ""))
     if old is None:
         return v.error(400, "invalid_grant", "refresh token is invalid, expired or already used")
-    return Reply(200, sb.issue(v, scope=form.get("scope") or old["scope"], id_token=True, force_refresh=True))
+    scope = form.get("scope") or old["scope"]
+    return Reply(200, sb.issue(v, scope=scope, id_token=True, force_refresh=True, grant=old["grant"]))
 
 
 def authorize(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:

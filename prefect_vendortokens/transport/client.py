@@ -229,9 +229,10 @@ class TokenClient:
             secrets=self._secrets(request),
         )
 
-    def _transport_error(self, request: TokenRequest, exc: Exception) -> TokenTransportError:
+    def _transport_error(self, request: TokenRequest, exc: Exception, sent: bool) -> TokenTransportError:
         return TokenTransportError(
             f"token request failed before an answer: {type(exc).__name__}",
+            sent=sent,
             vendor=self.dialect.name,
             token_url=safe_url(self.credentials.token_url),
             vendor_message=str(exc) or None,
@@ -249,8 +250,9 @@ class TokenClient:
 
     async def _asend(self, request: TokenRequest) -> AccessToken:
         sent_at = datetime.now(UTC)
+        progress = Progress()
         try:
-            status, headers, body = await self._exchange(request)
+            status, headers, body = await self._exchange(request, progress)
         except _TooLarge:
             raise TokenResponseError(
                 f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
@@ -260,14 +262,17 @@ class TokenClient:
         except TimeoutError:
             raise TokenTransportError(
                 f"token request took longer than its {self.timeout:g} s deadline",
+                sent=progress.may_have_arrived(),
                 vendor=self.dialect.name,
                 token_url=safe_url(self.credentials.token_url),
             ) from None
         except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc) from None
+            raise self._transport_error(request, exc, progress.may_have_arrived(exc)) from None
         return self._parse(request, status, headers, body, sent_at)
 
-    async def _exchange(self, request: TokenRequest) -> tuple[int, httpx.Headers, bytes]:
+    async def _exchange(
+        self, request: TokenRequest, progress: Progress | None = None
+    ) -> tuple[int, httpx.Headers, bytes]:
         return await bounded_exchange(
             request.method,
             request.url,
@@ -276,6 +281,7 @@ class TokenClient:
             timeout=self.timeout,
             verify=self._ssl_context(),
             transport=self._transport,
+            progress=progress,
         )
 
     def close(self) -> None:
@@ -301,6 +307,24 @@ class _TooLarge(Exception):
     pass
 
 
+class Progress:
+    """How far an exchange got, from httpcore's trace: a request that failed while connecting
+    surely never reached the server; once its headers go out, the server may act on it."""
+
+    def __init__(self) -> None:
+        self.phase = "start"
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event.startswith("connection.connect_tcp") or event.startswith("connection.start_tls"):
+            self.phase = "connecting"
+        elif event.endswith("send_request_headers.started"):
+            self.phase = "sent"
+
+    def may_have_arrived(self, exc: Exception | None = None) -> bool:
+        connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or self.phase == "connecting"
+        return not connecting
+
+
 async def bounded_exchange(
     method: str,
     url: str,
@@ -310,6 +334,7 @@ async def bounded_exchange(
     timeout: float,  # noqa: ASYNC109 - the one deadline is what this function is for
     verify: ssl.SSLContext | bool,
     transport: httpx.AsyncBaseTransport | None = None,
+    progress: Progress | None = None,
 ) -> tuple[int, httpx.Headers, bytes]:
     """One HTTP exchange under one deadline (connect, headers, body), its body capped at
     ``MAX_RESPONSE_BYTES``. An AsyncClient belongs to one event loop, and Prefect runs coroutines
@@ -317,7 +342,13 @@ async def bounded_exchange(
     async with asyncio.timeout(timeout):
         async with (
             httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as http,
-            http.stream(method, url, headers=dict(headers), content=content) as response,
+            http.stream(
+                method,
+                url,
+                headers=dict(headers),
+                content=content,
+                extensions={"trace": progress.trace} if progress is not None else None,
+            ) as response,
         ):
             body = bytearray()
             async for chunk in response.aiter_bytes():
