@@ -103,10 +103,12 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
                 wait_for(lambda: time.time() > healthy + 15, "15 s of calls after the restart", 30)
                 stop.touch()
                 outs = []
-                for worker, _ in workers:
+                for number, (worker, lines) in enumerate(workers):
                     out, _ = worker.communicate(timeout=120)
                     assert worker.returncode == 0, out
                     outs.append(json.loads(out.strip().splitlines()[-1]))
+                    said = [lines.get_nowait() for _ in range(lines.qsize())]
+                    print(f"worker {number} said:", "".join(said)[-6000:])  # shown if the test fails
                 rotated, _ = rotation.communicate(timeout=300)
                 assert rotation.returncode == 0, rotated
                 rotations = json.loads(rotated.strip().splitlines()[-1])
