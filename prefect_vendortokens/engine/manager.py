@@ -35,9 +35,9 @@ from ..core.errors import (
     VaultSealedError,
 )
 from ..core.token import AccessToken
+from ..io.deadline import STORE_CALL_TIMEOUT, in_thread_within, run_bounded
 from ..stores.base import StoredRecord
-from ..transport.client import TokenClient, run_bounded
-from .deadline import STORE_CALL_TIMEOUT, in_thread_within
+from ..transport.client import TokenClient
 from .plan import (
     Account,
     Fetch,

@@ -11,7 +11,8 @@ from pydantic import JsonValue, SecretStr
 from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
 from ..core.request import ClientCredentials, ClientCredentialsGrant, build_token_request
 from ..core.response import safe_url
-from ..transport.client import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange, run_bounded
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange
 from .result import ImportResult
 from .review import ProbeReport, review
 

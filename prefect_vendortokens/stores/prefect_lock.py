@@ -20,7 +20,7 @@ import time
 from typing import Any, ClassVar
 
 from ..core.errors import TokenStoreError
-from ..engine.deadline import STORE_CALL_TIMEOUT, call_within
+from ..io.deadline import STORE_CALL_TIMEOUT, call_within
 from .base import lock_lease
 
 logger = logging.getLogger("prefect_vendortokens")

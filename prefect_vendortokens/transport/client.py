@@ -10,12 +10,9 @@ thread, so there is one copy of the logic and the sync path is bounded the same 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import ssl
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -39,10 +36,11 @@ from ..core.request import (
 from ..core.response import parse_token_response, safe_url
 from ..core.token import AccessToken
 from ..core.url import refuse_user_info
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, Progress, _TooLarge, bounded_exchange
 
 VerifyTypes = bool | str | ssl.SSLContext
 T = TypeVar("T")
-MAX_RESPONSE_BYTES = 1 << 20  # a token answer is a few KB; stop reading an endless body at 1 MiB
 
 
 class TokenClient:
@@ -301,73 +299,6 @@ class TokenClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class Progress:
-    """How far an exchange got, from httpcore's trace: a request that failed while connecting
-    surely never reached the server; once its headers go out, the server may act on it."""
-
-    def __init__(self) -> None:
-        self.phase = "start"
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.startswith("connection.connect_tcp") or event.startswith("connection.start_tls"):
-            self.phase = "connecting"
-        elif event.endswith("send_request_headers.started"):
-            self.phase = "sent"
-
-    def may_have_arrived(self, exc: Exception | None = None) -> bool:
-        connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or self.phase == "connecting"
-        return not connecting
-
-
-async def bounded_exchange(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    content: bytes | None = None,
-    timeout: float,  # noqa: ASYNC109 - the one deadline is what this function is for
-    verify: ssl.SSLContext | bool,
-    transport: httpx.AsyncBaseTransport | None = None,
-    progress: Progress | None = None,
-) -> tuple[int, httpx.Headers, bytes]:
-    """One HTTP exchange under one deadline (connect, headers, body), its body capped at
-    ``MAX_RESPONSE_BYTES``. An AsyncClient belongs to one event loop, and Prefect runs coroutines
-    on several; token requests are rare (once per lifetime), so each has its own client."""
-    async with asyncio.timeout(timeout):
-        async with (
-            httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as http,
-            http.stream(
-                method,
-                url,
-                headers=dict(headers),
-                content=content,
-                extensions={"trace": progress.trace} if progress is not None else None,
-            ) as response,
-        ):
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge
-            return response.status_code, response.headers, bytes(body)
-
-
-def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
-    """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
-    helper thread, in a copy of this thread's context, so it works whether or not this thread
-    runs a loop, and leaves this thread's loop state alone. ``timeout`` is only a backstop: the
-    coroutine bounds itself."""
-    context = contextvars.copy_context()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result(
-            timeout=None if timeout is None else timeout + 30
-        )
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

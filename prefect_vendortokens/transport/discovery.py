@@ -20,7 +20,8 @@ import httpx
 
 from ..core.errors import DiscoveryError
 from ..core.response import safe_url
-from .client import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange, run_bounded
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange
 
 CACHE_SECONDS = 3600.0
 _cache: dict[tuple[str, str], tuple[ServerMetadata, float]] = {}

@@ -30,7 +30,7 @@ from ..core.errors import (
     VaultTLSError,
     VaultUnreachableError,
 )
-from ..engine.deadline import call_within
+from ..io.deadline import call_within
 from .auth_methods import AUTH_METHODS
 from .errors import guarded
 
