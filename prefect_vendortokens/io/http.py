@@ -12,8 +12,8 @@ import httpx
 MAX_RESPONSE_BYTES = 1 << 20  # a token answer is a few KB; stop reading an endless body at 1 MiB
 
 
-class _TooLarge(Exception):
-    pass
+class ResponseTooLarge(Exception):
+    """The answer's body passed ``MAX_RESPONSE_BYTES``; reading stopped there."""
 
 
 class Progress:
@@ -63,5 +63,5 @@ async def bounded_exchange(
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge
+                    raise ResponseTooLarge
             return response.status_code, response.headers, bytes(body)

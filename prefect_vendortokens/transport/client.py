@@ -1,11 +1,12 @@
 """``TokenClient``: the sync and async drivers around the sans-IO request/response core.
 
 Each public method builds a ``TokenRequest`` (``core/request.py``), sends it, and hands the answer to
-``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``_exchange``: the whole
+``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``exchange``: the whole
 exchange (connect, request, headers, body) runs under one deadline, the block's ``timeout``,
 whatever a server trickles (httpx's timeouts are per read), and the body stops at
-``MAX_RESPONSE_BYTES``. The sync driver runs that coroutine on a private event loop in a helper
-thread, so there is one copy of the logic and the sync path is bounded the same way.
+``MAX_RESPONSE_BYTES`` (``io/http.py``), its failures typed. The sync driver runs that
+coroutine on a private event loop in a helper thread, so there is one copy of the logic and the
+sync path is bounded the same way.
 """
 
 from __future__ import annotations
@@ -14,14 +15,14 @@ import ssl
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from pydantic import JsonValue, SecretStr
 
 from ..core.dialect import TokenDialect
-from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
+from ..core.errors import DialectError, TokenResponseError, TokenTransportError
 from ..core.pkce import Pkce
 from ..core.presets import get_dialect
 from ..core.request import (
@@ -37,10 +38,9 @@ from ..core.response import parse_token_response, safe_url
 from ..core.token import AccessToken
 from ..core.url import refuse_user_info
 from ..io.deadline import run_bounded
-from ..io.http import MAX_RESPONSE_BYTES, Progress, _TooLarge, bounded_exchange
+from ..io.http import MAX_RESPONSE_BYTES, Progress, ResponseTooLarge, bounded_exchange
 
 VerifyTypes = bool | str | ssl.SSLContext
-T = TypeVar("T")
 
 
 class TokenClient:
@@ -209,11 +209,6 @@ class TokenClient:
     def _build(self, grant: Grant) -> TokenRequest:
         return build_token_request(self.dialect, self.credentials, grant)
 
-    def _secrets(self, request: TokenRequest) -> tuple[str, ...]:
-        # Everything that must never appear in an error message, in every encoding it travelled in.
-        body = request.content.decode("utf-8", "replace") if request.content else ""
-        return (*secret_forms(request.secrets), request.headers.get("Authorization", ""), body)
-
     def _parse(
         self, request: TokenRequest, status: int, headers: httpx.Headers, body: bytes, sent_at: datetime
     ) -> AccessToken:
@@ -224,17 +219,7 @@ class TokenClient:
             body=body,
             sent_at=sent_at,
             token_url=self.credentials.token_url,
-            secrets=self._secrets(request),
-        )
-
-    def _transport_error(self, request: TokenRequest, exc: Exception, sent: bool) -> TokenTransportError:
-        return TokenTransportError(
-            f"token request failed before an answer: {type(exc).__name__}",
-            sent=sent,
-            vendor=self.dialect.name,
-            token_url=safe_url(self.credentials.token_url),
-            vendor_message=str(exc) or None,
-            secrets=self._secrets(request),
+            secrets=request.scrubbed(),
         )
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -247,58 +232,66 @@ class TokenClient:
         return run_bounded(self._asend(request), self.timeout)
 
     async def _asend(self, request: TokenRequest) -> AccessToken:
-        sent_at = datetime.now(UTC)
-        progress = Progress()
-        try:
-            status, headers, body = await self._exchange(request, progress)
-        except _TooLarge:
-            raise TokenResponseError(
-                f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except TimeoutError:
-            raise TokenTransportError(
-                f"token request took longer than its {self.timeout:g} s deadline",
-                sent=progress.may_have_arrived(),
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc, progress.may_have_arrived(exc)) from None
+        status, headers, body, sent_at = await exchange(
+            request,
+            vendor=self.dialect.name,
+            token_url=self.credentials.token_url,
+            timeout=self.timeout,
+            verify=self._ssl_context(),
+            transport=self._transport,
+        )
         return self._parse(request, status, headers, body, sent_at)
 
-    async def _exchange(
-        self, request: TokenRequest, progress: Progress | None = None
-    ) -> tuple[int, httpx.Headers, bytes]:
-        return await bounded_exchange(
+
+async def exchange(
+    request: TokenRequest,
+    *,
+    vendor: str,
+    token_url: str,
+    timeout: float,  # noqa: ASYNC109 - the one deadline of the whole exchange
+    verify: ssl.SSLContext | bool,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[int, httpx.Headers, bytes, datetime]:
+    """Send one token request under one deadline: (status, headers, body, when it was sent),
+    or a typed error that never quotes its secrets. TokenClient and the importer's probe both
+    send through here."""
+    sent_at = datetime.now(UTC)
+    progress = Progress()
+    shown = safe_url(token_url)
+    try:
+        status, headers, body = await bounded_exchange(
             request.method,
             request.url,
             headers=request.headers,
             content=request.content,
-            timeout=self.timeout,
-            verify=self._ssl_context(),
-            transport=self._transport,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
             progress=progress,
         )
-
-    def close(self) -> None:
-        """Nothing to release: each token request has its own connection."""
-
-    async def aclose(self) -> None:
-        self.close()
-
-    def __enter__(self) -> TokenClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> TokenClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    except ResponseTooLarge:
+        raise TokenResponseError(
+            f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except TimeoutError:
+        raise TokenTransportError(
+            f"token request took longer than its {timeout:g} s deadline",
+            sent=progress.may_have_arrived(),
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise TokenTransportError(
+            f"token request failed before an answer: {type(exc).__name__}",
+            sent=progress.may_have_arrived(exc),
+            vendor=vendor,
+            token_url=shown,
+            vendor_message=str(exc) or None,
+            secrets=request.scrubbed(),
+        ) from None
+    return status, headers, body, sent_at
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -21,7 +21,7 @@ import httpx
 from ..core.errors import DiscoveryError
 from ..core.response import safe_url
 from ..io.deadline import run_bounded
-from ..io.http import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange
+from ..io.http import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_exchange
 
 CACHE_SECONDS = 3600.0
 _cache: dict[tuple[str, str], tuple[ServerMetadata, float]] = {}
@@ -108,7 +108,7 @@ async def _fetch(
             raise DiscoveryError(
                 f"issuer {shown}: no metadata within {timeout:g} s ({safe_url(url)})"
             ) from None
-        except _TooLarge:
+        except ResponseTooLarge:
             raise DiscoveryError(
                 f"issuer {shown}: metadata larger than {MAX_RESPONSE_BYTES} bytes ({safe_url(url)})"
             ) from None
