@@ -12,8 +12,7 @@ import json
 import ssl
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -30,14 +29,13 @@ _cache_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ServerMetadata:
-    """What we use of an authorization server's metadata, and the whole document."""
+    """What we use of an authorization server's metadata."""
 
     issuer: str
     token_endpoint: str
     authorization_endpoint: str = ""
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
-    document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def metadata_urls(issuer: str) -> tuple[str, ...]:
@@ -150,5 +148,4 @@ def _parse(issuer: str, url: str, body: bytes) -> ServerMetadata:
         authorization_endpoint=authorization_endpoint if isinstance(authorization_endpoint, str) else "",
         token_endpoint_auth_methods_supported=names("token_endpoint_auth_methods_supported"),
         code_challenge_methods_supported=names("code_challenge_methods_supported"),
-        document=doc,
     )
