@@ -11,19 +11,10 @@ from .core.errors import (
     DialectError,
     DiscoveryError,
     RateLimitedError,
-    SealedStoreError,
     TokenError,
     TokenRejectedError,
     TokenResponseError,
     TokenTransportError,
-    VaultAuthError,
-    VaultError,
-    VaultKVVersionError,
-    VaultPermissionError,
-    VaultSealedError,
-    VaultSecretNotFoundError,
-    VaultTLSError,
-    VaultUnreachableError,
     VendorUnavailableError,
 )
 from .core.pkce import Pkce
@@ -34,6 +25,17 @@ from .engine.manager import TokenManager, clear_token_cache
 from .engine.retry import RetryPolicy
 from .transport.client import TokenClient
 from .transport.discovery import ServerMetadata, adiscover, discover
+from .vault.errors import (
+    SealedStoreError,
+    VaultAuthError,
+    VaultError,
+    VaultKVVersionError,
+    VaultPermissionError,
+    VaultSealedError,
+    VaultSecretNotFoundError,
+    VaultTLSError,
+    VaultUnreachableError,
+)
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials

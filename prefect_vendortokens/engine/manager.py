@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
 
 from ..core.errors import (
     AuthorizationRequiredError,
-    SealedStoreError,
     TokenError,
     TokenStoreError,
     TokenTransportError,
-    VaultSealedError,
+    store_error_type,
 )
 from ..core.token import AccessToken
 from ..io.deadline import STORE_CALL_TIMEOUT, in_thread_within, run_bounded
@@ -487,10 +486,8 @@ class _Performer:
             return await in_thread_within(call, STORE_CALL_TIMEOUT, hung)
         except TokenStoreError:
             raise
-        except VaultSealedError:  # kept recognisable: a sealed Vault comes back by itself
-            raise SealedStoreError(f"{label}: the {name} store failed ({what}: VaultSealedError)") from None
         except Exception as exc:  # the store's own failure, typed and without its message
-            raise TokenStoreError(
+            raise store_error_type(exc)(
                 f"{label}: the {name} store failed ({what}: {type(exc).__name__})"
             ) from None
 

@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..core.errors import VaultError, VaultSecretNotFoundError
 from ..core.token import AccessToken
+from ..vault.errors import VaultError, VaultSecretNotFoundError
 from .base import StoredRecord, StoreRequest, lock_lease
 from .codec import dump_record, load_record
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import hvac.exceptions as hvac_errors
 import requests
 
-from ..core.errors import (
+from .errors import (
     VaultAuthError,
     VaultError,
     VaultPermissionError,

@@ -21,7 +21,9 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
-from ..core.errors import (
+from ..io.deadline import call_within
+from .auth_methods import AUTH_METHODS
+from .errors import (
     VaultAuthError,
     VaultError,
     VaultKVVersionError,
@@ -30,9 +32,7 @@ from ..core.errors import (
     VaultTLSError,
     VaultUnreachableError,
 )
-from ..io.deadline import call_within
-from .auth_methods import AUTH_METHODS
-from .errors import guarded
+from .guard import guarded
 
 logger = logging.getLogger("prefect_vendortokens")
 T = TypeVar("T")

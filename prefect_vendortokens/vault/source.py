@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from ..core.errors import VaultSecretNotFoundError
 from ..transport.client import TokenClient
+from .errors import VaultSecretNotFoundError
 
 
 @dataclass(frozen=True)
