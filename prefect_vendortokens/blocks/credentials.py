@@ -32,8 +32,10 @@ from ..core.token import AccessToken
 from ..core.url import refuse_user_info
 from ..engine.auth import VendorTokenAuth
 from ..engine.consent import CONSENT_TIMEOUT, run_consent
-from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manager_for
-from ..stores.base import StoreLabel, StoreRequest, TokenStore
+from ..engine.manager import LazyClientSource, TokenManager, manager_for
+from ..engine.ports import ClientSource, TokenStore
+from ..stores.base import StoreLabel, StoreRequest
+from ..stores.journal import default_journal
 from ..stores.registry import STORES
 from ..transport.client import TokenClient
 from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
@@ -464,6 +466,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             store_key=self.account_key(),
             user_grant=self.grant == "authorization_code",
             reuse_grace=self.refresh_reuse_grace,
+            journal=default_journal() if self.grant == "authorization_code" else None,
         )
         events.watch(
             manager,

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
+from typing import Any, TypedDict, Unpack, assert_never
 
 from ..core.errors import (
     AuthorizationRequiredError,
@@ -34,8 +34,7 @@ from ..core.errors import (
     store_error_type,
 )
 from ..core.token import AccessToken
-from ..io.deadline import STORE_CALL_TIMEOUT, in_thread_within, run_bounded
-from ..stores.base import StoredRecord
+from ..io.deadline import in_thread_within, run_bounded
 from ..transport.client import TokenClient
 from .plan import (
     Account,
@@ -57,10 +56,7 @@ from .plan import (
     drive,
     install,
 )
-
-if TYPE_CHECKING:
-    from ..stores.base import Lease, TokenStore
-    from ..stores.journal import Journal
+from .ports import STORE_CALL_TIMEOUT, ClientSource, Journal, Lease, NoJournal, StoredRecord, TokenStore
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -106,27 +102,6 @@ def _maybe_pause(op: Op, result: object, done: bool) -> None:
         sys.stderr.write(f"vendortokens: paused at {point} (pid {os.getpid()})\n")
         sys.stderr.flush()
         time.sleep(seconds)  # the whole process waits here: nothing else of it should move on
-
-
-class ClientSource(Protocol):
-    """Where a manager gets its ``TokenClient``; ``fresh=True`` re-reads the credentials. May
-    block (a Vault read): the manager calls it in a thread."""
-
-    reloadable: bool
-
-    def client(self, fresh: bool = False) -> TokenClient: ...
-
-
-class StaticClientSource:
-    """A fixed client (inline credentials)."""
-
-    reloadable = False
-
-    def __init__(self, client: TokenClient) -> None:
-        self._client = client
-
-    def client(self, fresh: bool = False) -> TokenClient:
-        return self._client
 
 
 class LazyClientSource:
@@ -203,7 +178,7 @@ class TokenManager:
             user_grant=user_grant,
             reuse_grace=reuse_grace,
         )
-        self._journal = journal
+        self._journal: Journal = journal if journal is not None else NoJournal()
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._flight: concurrent.futures.Future[AccessToken] | None = None
@@ -221,11 +196,8 @@ class TokenManager:
 
     @property
     def journal(self) -> Journal:
-        """This host's journal of tokens not yet stored (user grants; see ``stores/journal.py``)."""
-        if self._journal is None:
-            from ..stores.journal import default_journal
-
-            self._journal = default_journal()
+        """This host's journal of a user grant's tokens not yet stored (given by whoever builds
+        the manager; without one, the in-flight mark alone guards a refresh)."""
         return self._journal
 
     # --- the public pair: the hot path, else the one slow path -------------------------
@@ -534,6 +506,7 @@ def manager_for(
     store_key: str | None = None,
     user_grant: bool = False,
     reuse_grace: float = 0.0,
+    journal: Journal | None = None,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
     with _registry_lock:
@@ -548,6 +521,7 @@ def manager_for(
                 store_key=store_key,
                 user_grant=user_grant,
                 reuse_grace=reuse_grace,
+                journal=journal,
             )
             _registry[key] = manager
         return manager

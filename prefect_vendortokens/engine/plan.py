@@ -36,7 +36,7 @@ from ..core.errors import (
     TokenTransportError,
 )
 from ..core.token import AccessToken
-from ..stores.base import InFlight, StoredRecord
+from .ports import InFlight, StoredRecord
 
 logger = logging.getLogger("prefect_vendortokens")
 

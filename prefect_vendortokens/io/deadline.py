@@ -20,9 +20,6 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
-# Each call to the shared store or its lock (the Prefect API, Vault) answers within this, or the
-# read degrades to this process's own token, the write is skipped, the lock is a TokenStoreError.
-STORE_CALL_TIMEOUT = 10.0
 Outcome = tuple[bool, object]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..core.token import AccessToken, ExpirySource
-from .base import InFlight, StoredRecord
+from ..engine.ports import InFlight, StoredRecord
 
 logger = logging.getLogger("prefect_vendortokens")
 

@@ -12,8 +12,9 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from ..core.token import AccessToken
+from ..engine.ports import StoredRecord
 from ..vault.block import DOCS_URL, KEY_LOGO_URL
-from .base import StoredRecord, StoreLabel, StoreRequest
+from .base import StoreLabel, StoreRequest
 from .codec import dump_record, load_record
 from .prefect_lock import PrefectLock
 

@@ -20,7 +20,8 @@ import time
 from typing import Any, ClassVar
 
 from ..core.errors import TokenStoreError
-from ..io.deadline import STORE_CALL_TIMEOUT, call_within
+from ..engine.ports import STORE_CALL_TIMEOUT
+from ..io.deadline import call_within
 from .base import lock_lease
 
 logger = logging.getLogger("prefect_vendortokens")

@@ -7,7 +7,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from .base import StoreRequest, TokenStore
+from ..engine.ports import TokenStore
+from .base import StoreRequest
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.token import AccessToken
+from ..engine.ports import StoredRecord
 from ..vault.errors import VaultError, VaultSecretNotFoundError
-from .base import StoredRecord, StoreRequest, lock_lease
+from .base import StoreRequest, lock_lease
 from .codec import dump_record, load_record
 
 logger = logging.getLogger("prefect_vendortokens")
