@@ -20,6 +20,7 @@ from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from ..core.about import DOCS_URL, KEY_LOGO_URL
 from ..core.dialect import ClientAuth, TokenDialect
 from ..core.errors import (
     BlockNotFoundError,
@@ -38,7 +39,6 @@ from ..stores.base import StoreLabel, StoreRequest
 from ..stores.journal import default_journal
 from ..stores.registry import STORES
 from ..transport.client import TokenClient
-from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
 from ..vault.source import SecretRef, VaultClientSource
 from . import events
 from .loading import TypedLoadErrors
@@ -51,6 +51,7 @@ from .settings import (
     VaultSecretPath,
     nest_flat_settings,
 )
+from .vault import VaultCredentials
 
 logger = logging.getLogger("prefect_vendortokens")
 

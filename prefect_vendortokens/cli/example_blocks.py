@@ -79,7 +79,7 @@ def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[di
     )
     if vault_secret is not None:
         if vault_block := env.get(VAULT_BLOCK_VARIABLE):
-            from ..vault.block import VaultCredentials
+            from ..blocks.vault import VaultCredentials
 
             return data | {"vault": VaultCredentials.load(vault_block), "vault_secret": vault_secret}, ""
         needs += (

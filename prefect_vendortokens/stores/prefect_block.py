@@ -11,9 +11,9 @@ from typing import Any, ClassVar, cast
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from ..core.about import DOCS_URL, KEY_LOGO_URL
 from ..core.token import AccessToken
 from ..engine.ports import StoredRecord
-from ..vault.block import DOCS_URL, KEY_LOGO_URL
 from .base import StoreLabel, StoreRequest
 from .codec import dump_record, load_record
 from .prefect_lock import PrefectLock

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
-from ..blocks.loading import TypedLoadErrors, filled
-from .auth_methods import AUTH_METHODS, missing_fields
-from .session import VaultConfig, VaultLogin, VaultSession, session_for
+from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..vault.auth_methods import AUTH_METHODS, missing_fields
+from ..vault.session import VaultConfig, VaultLogin, VaultSession, session_for
+from .loading import TypedLoadErrors, filled
 
 # Every method of the table: a new one needs no edit here.
 # The choices come from the table; type checkers see the plain string the Literal narrows.
@@ -24,13 +25,6 @@ if TYPE_CHECKING:
     AuthMethodName = str
 else:
     AuthMethodName = Literal[tuple(AUTH_METHODS)]
-# The package's documentation is its README, published on its PyPI page.
-DOCS_URL = "https://pypi.org/project/prefect-vendortokens/"
-# Prefect's own key icon (the Secret block's), pinned to a commit.
-KEY_LOGO_URL = (
-    "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/"
-    "assets/block-logos/secret.png"
-)
 
 
 class VaultCredentials(TypedLoadErrors, Block):
