@@ -27,7 +27,7 @@ from .base import lock_lease
 logger = logging.getLogger("prefect_vendortokens")
 
 
-def _limit_name(key: str) -> str:
+def limit_name(key: str) -> str:
     return f"vendortokens-refresh-{key[:24]}"
 
 
@@ -66,7 +66,7 @@ class PrefectLock:
     def try_acquire(self, key: str) -> PrefectLease | None:
         from prefect.client.orchestration import get_client
 
-        name, lease = _limit_name(key), lock_lease()
+        name, lease = limit_name(key), lock_lease()
         try:
             with get_client(sync_client=True) as client:
                 if self._ensured.get(name) != lease:

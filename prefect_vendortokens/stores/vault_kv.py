@@ -37,7 +37,7 @@ class VaultTokenStore:
     def build(cls, request: StoreRequest) -> VaultTokenStore:
         return cls(request.vault, request.vault_mount, request.vault_path)
 
-    def _secret_path(self, key: str) -> str:
+    def secret_path(self, key: str) -> str:
         return f"{self.path}/{key[:40]}"
 
     def read(self, key: str) -> AccessToken | None:
@@ -47,7 +47,7 @@ class VaultTokenStore:
         self.write_record(key, StoredRecord(token))
 
     def read_record(self, key: str) -> StoredRecord:
-        version, data = _read(self.vault, self.mount, self._secret_path(key))
+        version, data = _read(self.vault, self.mount, self.secret_path(key))
         # Never written, or its latest version deleted: check-and-set needs the current version
         # number all the same, or every later write would be refused.
         self._versions[key] = version
@@ -56,7 +56,7 @@ class VaultTokenStore:
     def write_record(self, key: str, record: StoredRecord) -> None:
         """Check-and-set on the version last read. Losing the race is fine (the other writer's
         token is as good); any other failure (sealed, forbidden, unreachable) is raised, typed."""
-        path = self._secret_path(key)
+        path = self.secret_path(key)
         cas = self._versions.get(key)
         if cas is None:
             cas = _current_version(self.vault, self.mount, path)
