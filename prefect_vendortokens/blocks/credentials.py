@@ -6,9 +6,7 @@ The block is configuration. Tokens live in the process-wide ``TokenManager`` for
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import json
 import logging
 import ssl
 from collections.abc import Callable
@@ -27,6 +25,7 @@ from ..core.errors import (
     DialectError,
     TokenError,
 )
+from ..core.identity import digest
 from ..core.presets import DIALECT_NAMES, get_dialect
 from ..core.response import safe_url
 from ..core.token import AccessToken
@@ -344,11 +343,10 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         """The account's identity: blocks with equal keys share the stored token."""
         account = self._account()
         if self.client_secret.get_secret_value():  # a changed inline secret is a different account
-            account["secret"] = hashlib.sha256(self.client_secret.get_secret_value().encode()).hexdigest()
+            account["secret"] = digest(self.client_secret.get_secret_value())
         if self.client_auth.private_key.get_secret_value():
-            key = self.client_auth.private_key.get_secret_value().encode()
-            account["private_key"] = hashlib.sha256(key).hexdigest()
-        return _digest(account)
+            account["private_key"] = digest(self.client_auth.private_key.get_secret_value())
+        return digest(account)
 
     def cache_key(self) -> str:
         """The process-wide manager's key: the account plus everything that changes how tokens
@@ -363,7 +361,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "reuse_grace": self.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
         }
-        return _digest(behaviour)
+        return digest(behaviour)
 
     def _token_client(
         self, client_id: str, client_secret: SecretStr, private_key: SecretStr | None = None
@@ -621,7 +619,3 @@ def _blank(value: Any) -> bool:
     if isinstance(value, dict):
         return all(v in (None, "", [], {}) for v in value.values())
     return False
-
-
-def _digest(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

@@ -3,7 +3,6 @@ cache); the token client is rebuilt only when they change (a rotated secret)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from ..core.identity import digest
 from ..transport.client import TokenClient
 from .errors import VaultSecretNotFoundError
 
@@ -65,7 +65,7 @@ class VaultClientSource:
                 mount=ref.mount,
                 path=ref.path,
             )
-        fingerprint = hashlib.sha256(f"{client_id}\0{secret}\0{key}".encode()).hexdigest()
+        fingerprint = digest(f"{client_id}\0{secret}\0{key}")
         with self._lock:
             if fingerprint != self._fingerprint or self._client is None:
                 self._client = self._make_client(
