@@ -64,6 +64,8 @@ def test_the_vault_session_key_is_stable() -> None:
 
 
 def test_one_digest_for_text_and_for_structures() -> None:
-    assert digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"  # sha256("abc")
+    assert (
+        digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )  # sha256("abc")
     assert digest({"b": 1, "a": [2]}) == digest({"a": [2], "b": 1})  # canonical JSON
     assert digest({"a": 1}) != digest({"a": 2})

@@ -19,6 +19,7 @@ from prefect.blocks.abstract import CredentialsBlock
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.caches import ProcessCache
 from ..core.dialect import ClientAuth, TokenDialect
 from ..core.errors import (
     BlockNotFoundError,
@@ -57,7 +58,7 @@ logger = logging.getLogger("prefect_vendortokens")
 
 # Every preset, and "custom": a new preset needs no edit here.
 VendorName = Literal[(*DIALECT_NAMES, "custom")]  # type: ignore[valid-type]
-_STORE_NOTED: set[str] = set()
+_STORE_NOTED: ProcessCache[str, bool] = ProcessCache("store choices logged")
 
 
 class VendorCredentials(TypedLoadErrors, CredentialsBlock):
@@ -415,8 +416,8 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         shared = self.grant == "authorization_code" or events.prefect_api_available()
         chosen = "prefect" if shared else "memory"
         key = self.account_key()
-        if key not in _STORE_NOTED:
-            _STORE_NOTED.add(key)
+        if _STORE_NOTED.get(key) is None:
+            _STORE_NOTED.put(key, True)
             reason = (
                 "a Prefect API is configured"
                 if chosen == "prefect"

@@ -21,11 +21,12 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict, Unpack, assert_never
 
+from ..core.caches import ProcessCache, clear_caches
 from ..core.errors import (
     AuthorizationRequiredError,
     TokenError,
@@ -492,8 +493,12 @@ def _monotonic_deadline(when: datetime) -> float:
 
 
 # --- the process-wide registry --------------------------------------------------------------
-_registry: dict[str, TokenManager] = {}
-_registry_lock = threading.Lock()
+def _retire(managers: Iterable[TokenManager]) -> None:
+    for manager in managers:
+        manager.retired = True
+
+
+_registry: ProcessCache[str, TokenManager] = ProcessCache("token managers", on_clear=_retire)
 
 
 def manager_for(
@@ -509,27 +514,24 @@ def manager_for(
     journal: Journal | None = None,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
-    with _registry_lock:
-        manager = _registry.get(key)
-        if manager is None:
-            manager = TokenManager(
-                key,
-                make_source(),
-                margin=margin,
-                label=label,
-                store=make_store(),
-                store_key=store_key,
-                user_grant=user_grant,
-                reuse_grace=reuse_grace,
-                journal=journal,
-            )
-            _registry[key] = manager
-        return manager
+    return _registry.get_or_make(
+        key,
+        lambda: TokenManager(
+            key,
+            make_source(),
+            margin=margin,
+            label=label,
+            store=make_store(),
+            store_key=store_key,
+            user_grant=user_grant,
+            reuse_grace=reuse_grace,
+            journal=journal,
+        ),
+    )
 
 
 def clear_token_cache() -> None:
-    """Forget every cached token of this process (tests, or after changing credentials)."""
-    with _registry_lock:
-        for manager in _registry.values():
-            manager.retired = True
-        _registry.clear()
+    """Forget everything this process cached: every account's token and manager, issuers'
+    metadata, Vault sessions and reads, the stores' bookkeeping (tests, or after changing
+    credentials)."""
+    clear_caches()

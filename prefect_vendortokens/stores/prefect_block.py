@@ -12,6 +12,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.caches import ProcessCache
 from ..core.token import AccessToken
 from ..engine.ports import StoredRecord
 from .base import StoreLabel, StoreRequest
@@ -64,7 +65,7 @@ class PrefectTokenStore:
     """
 
     name = "prefect"
-    _saved: ClassVar[dict[str, StoredVendorToken]] = {}
+    _saved: ClassVar[ProcessCache[str, StoredVendorToken]] = ProcessCache("Prefect store documents")
 
     def __init__(self, about: StoreLabel | None = None) -> None:
         self.about = about or StoreLabel(vendor="vendor")
@@ -90,7 +91,7 @@ class PrefectTokenStore:
             block = cast(StoredVendorToken, loaded)
         except ValueError:  # no such block yet
             return StoredRecord(None)
-        self._saved[key] = block  # its ids: the next write is one update call, not a save
+        self._saved.put(key, block)  # its ids: the next write is one update call, not a save
         return load_record(block.token.get_secret_value())
 
     def write_record(self, key: str, record: StoredRecord) -> None:
@@ -103,10 +104,10 @@ class PrefectTokenStore:
                     client.update_block_document(*update)
                 return
             except Exception:
-                self._saved.pop(key, None)
+                self._saved.pop(key)
         block = _stored(record, self.about)
         block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
-        self._saved[key] = block
+        self._saved.put(key, block)
 
     def _update(self, key: str, record: StoredRecord) -> tuple[Any, Any] | None:
         """(document id, update) for a document this process saved before, else None."""

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from ..core.caches import ProcessCache
 from ..core.errors import DiscoveryError
 from ..core.response import safe_url
 from ..io.deadline import run_bounded
 from ..io.http import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_exchange
 
 CACHE_SECONDS = 3600.0
-_cache: dict[tuple[str, str], tuple[ServerMetadata, float]] = {}
-_cache_lock = threading.Lock()
+_cache: ProcessCache[tuple[str, str], tuple[ServerMetadata, float]] = ProcessCache("issuer metadata")
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,11 @@ async def adiscover(
 ) -> ServerMetadata:
     """The issuer's metadata, from the process cache or the server."""
     key = (issuer.rstrip("/"), repr(verify))
-    with _cache_lock:
-        hit = _cache.get(key)
+    hit = _cache.get(key)
     if hit is not None and time.monotonic() < hit[1]:
         return hit[0]
     metadata = await _fetch(issuer, timeout, verify, transport)
-    with _cache_lock:
-        _cache[key] = (metadata, time.monotonic() + CACHE_SECONDS)
+    _cache.put(key, (metadata, time.monotonic() + CACHE_SECONDS))
     return metadata
 
 
@@ -78,8 +75,7 @@ def discover(
 
 
 def clear_discovery_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 async def _fetch(

@@ -21,6 +21,7 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
+from ..core.caches import ProcessCache
 from ..io.deadline import call_within
 from .auth_methods import AUTH_METHODS
 from .errors import (
@@ -300,18 +301,12 @@ class VaultSession:
 
 
 # --- one session per configuration, per process ----------------------------------------------
-_sessions: dict[str, VaultSession] = {}
-_sessions_lock = threading.Lock()
+_sessions: ProcessCache[str, VaultSession] = ProcessCache("Vault sessions")
 
 
 def session_for(key: str, make: Callable[[], VaultSession]) -> VaultSession:
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _sessions[key] = make()
-        return session
+    return _sessions.get_or_make(key, make)
 
 
 def clear_vault_sessions() -> None:
-    with _sessions_lock:
-        _sessions.clear()
+    _sessions.clear()
