@@ -105,7 +105,7 @@ class PrefectTokenStore:
                 return
             except Exception:
                 self._saved.pop(key)
-        block = _stored(record, self.about)
+        block = StoredVendorToken.model_validate(_document(record, self.about))
         block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
         self._saved.put(key, block)
 
@@ -114,33 +114,26 @@ class PrefectTokenStore:
         from prefect.client.schemas.actions import BlockDocumentUpdate
 
         saved = self._saved.get(key)
-        token = record.token
-        if saved is None or saved._block_document_id is None or token is None:
+        if saved is None or saved._block_document_id is None:
             return None
-        # The document's data as Prefect stores it, built directly: Prefect's own
-        # _to_block_document costs ~30 ms of CPU per call, which a rotation of a thousand
-        # accounts would pay a thousand times.
-        data = {
-            "token": dump_record(record),
-            "fingerprint": token.fingerprint,
-            "vendor": token.vendor,
-            "expires_at": token.expires_at.isoformat(),
-            "credentials_block": self.about.block,
-            "token_url": self.about.token_url or None,
-        }
+        # Prefect's own _to_block_document costs ~30 ms of CPU per call, which a rotation of a
+        # thousand accounts would pay a thousand times: the document's data is ours.
+        data = _document(record, self.about)
         return saved._block_document_id, BlockDocumentUpdate(
             block_schema_id=saved._block_schema_id, data=data
         )
 
 
-def _stored(record: StoredRecord, about: StoreLabel) -> StoredVendorToken:
+def _document(record: StoredRecord, about: StoreLabel) -> dict[str, Any]:
+    """The block document's data, as Prefect stores it (the token's JSON in its secret field)."""
     token = record.token
-    assert token is not None  # noqa: S101 - dump_record refuses a record without one
-    return StoredVendorToken(
-        token=SecretStr(dump_record(record)),
-        fingerprint=token.fingerprint,
-        vendor=token.vendor,
-        expires_at=token.expires_at,
-        credentials_block=about.block,
-        token_url=about.token_url or None,
-    )
+    if token is None:
+        raise ValueError("a stored record needs a token")
+    return {
+        "token": dump_record(record),
+        "fingerprint": token.fingerprint,
+        "vendor": token.vendor,
+        "expires_at": token.expires_at.isoformat(),
+        "credentials_block": about.block,
+        "token_url": about.token_url or None,
+    }

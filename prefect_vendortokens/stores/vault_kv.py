@@ -60,9 +60,7 @@ class VaultTokenStore:
         cas = self._versions.get(key)
         if cas is None:
             cas = _current_version(self.vault, self.mount, path)
-        token = record.token
-        assert token is not None  # noqa: S101 - dump_record refuses a record without one
-        data = {"token": dump_record(record), "fingerprint": token.fingerprint}
+        data = {"token": dump_record(record), "fingerprint": record.token.fingerprint if record.token else ""}
         if _cas_write(self.vault, self.mount, path, data, cas):
             self._versions[key] = cas + 1
             return
