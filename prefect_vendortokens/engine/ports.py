@@ -60,7 +60,9 @@ class TokenStore(Protocol):
     ``read_record``/``write_record`` carry the mark as well, for user-authorized accounts."""
 
     name: str
-    lock: RefreshLock
+
+    @property
+    def lock(self) -> RefreshLock: ...
 
     def read(self, key: str) -> AccessToken | None: ...
     def write(self, key: str, token: AccessToken) -> None: ...
