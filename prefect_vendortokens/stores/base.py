@@ -45,6 +45,6 @@ class StoreRequest:
     """What a store is built from: the account's label and the block's store settings."""
 
     label: StoreLabel
-    vault: Any = None  # a VaultCredentials block, for stores that live in Vault
+    vault: Any = None  # the Vault session (``vault.session.VaultSession``), for stores in Vault
     vault_mount: str = "secret"
     vault_path: str = "prefect-vendortokens/tokens"

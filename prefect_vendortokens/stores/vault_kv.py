@@ -15,6 +15,7 @@ from typing import Any
 from ..core.token import AccessToken
 from ..engine.ports import StoredRecord
 from ..vault.errors import VaultError, VaultSecretNotFoundError
+from ..vault.session import VaultSession
 from .base import StoreRequest, lock_lease
 from .codec import dump_record, load_record
 
@@ -26,8 +27,10 @@ class VaultTokenStore:
 
     name = "vault"
 
-    def __init__(self, vault: Any, mount: str = "secret", path: str = "prefect-vendortokens/tokens") -> None:
-        self.vault = vault  # a VaultCredentials block
+    def __init__(
+        self, vault: VaultSession, mount: str = "secret", path: str = "prefect-vendortokens/tokens"
+    ) -> None:
+        self.vault = vault  # the Vault session (per process, per configuration)
         self.mount = mount
         self.path = path.strip("/")
         self._versions: dict[str, int] = {}
@@ -72,7 +75,9 @@ class VaultLock:
     """``RefreshLock`` on ``mount``/``path``/locks/<account>. Free when it names no holder or its
     lease has ended (wall clock: the hosts' clocks need to agree only within the lease)."""
 
-    def __init__(self, vault: Any, mount: str, path: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, vault: VaultSession, mount: str, path: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.vault, self.mount, self.path, self.clock = vault, mount, path.strip("/"), clock
 
     def try_acquire(self, key: str) -> VaultLease | None:
@@ -98,10 +103,10 @@ class VaultLease:
             logger.info("refresh lock %s/%s: taken over after its lease ended", lock.mount, self.path)
 
 
-def _read(vault: Any, mount: str, path: str) -> tuple[int, dict[str, Any]]:
+def _read(vault: VaultSession, mount: str, path: str) -> tuple[int, dict[str, Any]]:
     """(version, data) of a secret; (its current version, {}) when it has none to read."""
     try:
-        answer = vault.session().call(
+        answer = vault.call(
             lambda c: c.secrets.kv.v2.read_secret_version(
                 path=path, mount_point=mount, raise_on_deleted_version=True
             ),
@@ -113,10 +118,10 @@ def _read(vault: Any, mount: str, path: str) -> tuple[int, dict[str, Any]]:
     return int(answer["data"]["metadata"]["version"]), dict(answer["data"]["data"] or {})
 
 
-def _current_version(vault: Any, mount: str, path: str) -> int:
+def _current_version(vault: VaultSession, mount: str, path: str) -> int:
     """The latest version number, also of a deleted or destroyed latest version (0 if never)."""
     try:
-        metadata = vault.session().call(
+        metadata = vault.call(
             lambda c: c.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount),
             mount=mount,
             path=path,
@@ -126,10 +131,10 @@ def _current_version(vault: Any, mount: str, path: str) -> int:
     return int(metadata["data"].get("current_version") or 0)
 
 
-def _cas_write(vault: Any, mount: str, path: str, data: dict[str, Any], cas: int) -> bool:
+def _cas_write(vault: VaultSession, mount: str, path: str, data: dict[str, Any], cas: int) -> bool:
     """Write ``data`` if the secret is still at version ``cas``; False if another writer was first."""
     try:
-        vault.session().call(
+        vault.call(
             lambda c: c.secrets.kv.v2.create_or_update_secret(
                 path=path, secret=data, cas=cas, mount_point=mount
             ),
