@@ -211,17 +211,21 @@ class TokenManager:
         False skips the refresh grant. ``min_ttl`` wants a token valid at least that much longer
         (the rotation flow's horizon).
         """
-        fresh = self._fresh
-        if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
-            return fresh[0]
-        return run_bounded(self._obtain(Want(**want)), None)
+        cached = self._cached(want)
+        return cached if cached is not None else run_bounded(self._obtain(Want(**want)), None)
 
     async def aget_token(self, **want: Unpack[WantArgs]) -> AccessToken:
         """``get_token`` for async callers."""
+        cached = self._cached(want)
+        return cached if cached is not None else await self._obtain(Want(**want))
+
+    def _cached(self, want: WantArgs) -> AccessToken | None:
+        """The hot path of both: the current token while it may be handed out as is, for a plain
+        call (no lock, no loop)."""
         fresh = self._fresh
         if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
             return fresh[0]
-        return await self._obtain(Want(**want))
+        return None
 
     def install(self, token: AccessToken) -> AccessToken:
         """Make ``token`` (from a consent, ``authorize``) this account's token, in the shared
