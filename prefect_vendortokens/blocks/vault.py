@@ -14,8 +14,8 @@ from pydantic import Field, SecretStr, model_validator
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
 from ..core.identity import digest
-from ..vault.auth_methods import AUTH_METHODS, missing_fields
-from ..vault.session import VaultConfig, VaultLogin, VaultSession, session_for
+from ..vault.auth_methods import AUTH_METHODS, VaultLogin, missing_fields
+from ..vault.session import VaultConfig, VaultSession, session_for
 from .loading import TypedLoadErrors, filled
 
 # Every method of the table: a new one needs no edit here.

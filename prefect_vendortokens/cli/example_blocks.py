@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
+from ..testing.service import read_env_file
 from .app import EXIT_BLOCK, EXIT_OK, JsonFlag, app, fail, show
 from .prefect_api import Stop, prefect_api
 
@@ -50,17 +51,6 @@ EXAMPLE_BLOCKS: dict[str, dict[str, Any]] = {
     },
 }
 VAULT_BLOCK_VARIABLE = "VENDORTOKENS_VAULT_BLOCK"
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments and blank lines ignored)."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[dict[str, Any] | None, str]:

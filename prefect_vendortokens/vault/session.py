@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +23,7 @@ import requests
 
 from ..core.caches import ProcessCache
 from ..io.deadline import call_within
-from .auth_methods import AUTH_METHODS
+from .auth_methods import AUTH_METHODS, VaultLogin
 from .errors import (
     VaultAuthError,
     VaultError,
@@ -39,25 +39,6 @@ logger = logging.getLogger("prefect_vendortokens")
 T = TypeVar("T")
 
 RENEW_AT_FRACTION = 2 / 3  # renew a token once two thirds of its TTL are gone
-
-
-@dataclass(frozen=True)
-class VaultLogin:
-    """How to authenticate: everything a login needs (secrets already unwrapped)."""
-
-    method: str  # a name of AUTH_METHODS
-    mount: str
-    token: str = field(default="", repr=False)
-    role_id: str = ""
-    secret_id: str = field(default="", repr=False)
-    role: str = ""
-    jwt: str = field(default="", repr=False)
-    jwt_path: str = ""
-    username: str = ""
-    password: str = field(default="", repr=False)
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.token, self.secret_id, self.jwt, self.password)
 
 
 @dataclass(frozen=True)
