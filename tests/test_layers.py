@@ -113,3 +113,18 @@ def test_every_subpackage_is_a_layer() -> None:
     package = Path(prefect_vendortokens.__file__).parent
     folders = {p.parent.name for p in package.glob("*/__init__.py")}
     assert folders == set(_contract_levels())
+
+
+def test_no_import_circle_between_modules() -> None:
+    """No module reaches itself through imports, counting the lazy ones inside functions
+    (grimp, import-linter's graph, sees those too); a circle shows as its shortest loop."""
+    import grimp
+
+    graph = grimp.build_graph("prefect_vendortokens", cache_dir=None)
+    loops = []
+    for module in sorted(graph.modules):
+        for imported in graph.find_modules_directly_imported_by(module):
+            back = graph.find_shortest_chain(importer=imported, imported=module)
+            if back is not None:
+                loops.append(" -> ".join((module, *back)))
+    assert not loops, "\n".join(loops)
