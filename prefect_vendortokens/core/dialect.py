@@ -36,6 +36,17 @@ class ClientAuth(StrEnum):
 
 # The methods whose secret never travels; the others send the client secret itself.
 ASSERTION_AUTH = (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT)
+# What each method needs besides the client id, one row per method: the block's validation and
+# the Vault secret's keys read it ("" for a public client).
+CLIENT_AUTH_NEEDS: dict[ClientAuth, str] = {
+    ClientAuth.BASIC: "client_secret",
+    ClientAuth.BODY: "client_secret",
+    ClientAuth.QUERY: "client_secret",
+    ClientAuth.BASIC_AND_QUERY: "client_secret",
+    ClientAuth.NONE: "",
+    ClientAuth.PRIVATE_KEY_JWT: "private_key",
+    ClientAuth.CLIENT_SECRET_JWT: "client_secret",
+}
 
 
 class ExpiresAtFormat(StrEnum):
