@@ -42,6 +42,7 @@ ALG = "ES256"
 CURVE = "P-256"
 PROOF_TYPE = "dpop+jwt"
 _NONCE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,1024}")  # RFC 9449 8.1: NQCHAR
+_TOKEN68 = re.compile(r"[A-Za-z0-9._~+/-]+=*\s*(?:,|$)")
 _AUTH_PARAM = re.compile(r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*)\s*,?')
 
 
@@ -179,12 +180,12 @@ def resource_nonce_challenge(status: int, headers: Mapping[str, str]) -> str | N
 
 def www_authenticate(value: str) -> dict[str, dict[str, str]]:
     """The challenges of a ``WWW-Authenticate`` value (RFC 9110 11.6.1) by lower-case scheme,
-    each with its auth-params (quoted strings unquoted). Token68 values are ignored."""
+    each with its auth-params (quoted strings unquoted). Token68 values are skipped."""
     challenges: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
     rest = value.strip()
     while rest:
-        param = _AUTH_PARAM.match(rest)
+        param = _AUTH_PARAM.match(rest) if current is not None else None
         if param and current is not None:
             name, raw = param.group(1).lower(), param.group(2)
             quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
@@ -192,12 +193,12 @@ def www_authenticate(value: str) -> dict[str, dict[str, str]]:
             rest = rest[param.end() :].lstrip(", ")
             continue
         scheme, _, rest = rest.partition(" ")
-        scheme = scheme.strip(", ")
-        current = challenges.setdefault(scheme.lower(), {}) if scheme else current
-        rest = rest.strip()
-        if current is not None and rest and not _AUTH_PARAM.match(rest):  # token68
-            _, _, rest = rest.partition(",")
-            rest = rest.strip()
+        scheme, rest = scheme.strip(", "), rest.strip()
+        if scheme:
+            current = challenges.setdefault(scheme.lower(), {})
+            token68 = _TOKEN68.match(rest)
+            if token68:
+                rest = rest[token68.end() :].strip()
     return challenges
 
 
