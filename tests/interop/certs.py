@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -25,7 +25,7 @@ def _key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _pem(key: ec.EllipticCurvePrivateKey) -> str:
+def _pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
@@ -87,8 +87,9 @@ class TestCA:
         )
 
 
-def self_signed(common_name: str) -> Issued:
-    key = _key()
+def self_signed(common_name: str, *, kind: str = "ec") -> Issued:
+    """A self-signed certificate; ``kind`` "rsa" for RS256 (Salesforce's connected apps)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048) if kind == "rsa" else _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = _builder(name, name, key.public_key()).sign(key, hashes.SHA256())
     return Issued(cert.public_bytes(serialization.Encoding.PEM).decode(), _pem(key), name.rfc4514_string())
