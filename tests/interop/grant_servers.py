@@ -235,13 +235,8 @@ class AuthlibToken:
     """authlib's AuthorizationServer, framework-agnostic: its password and JWT bearer grants."""
 
     def __init__(self, config: dict[str, Any], url: str, tokens: Tokens) -> None:
-        from authlib.oauth2.rfc6749 import (
-            AuthorizationServer,
-            BasicOAuth2Payload,
-            ClientMixin,
-            OAuth2Request,
-            grants,
-        )
+        from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request, grants
+        from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
         from authlib.oauth2.rfc6750 import BearerTokenGenerator
         from authlib.oauth2.rfc7523 import JWTBearerGrant
 
@@ -452,7 +447,9 @@ def grant_server(kind: str, config: dict[str, Any]) -> Iterator[str]:
         while not got.wait(0.1):
             assert process.poll() is None, f"{kind} server exited: {process.stderr.read()[-2000:]}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, f"{kind} server did not start"
-        assert "url" in ready, f"{kind} server said no URL"
+        if "url" not in ready:
+            process.wait(10)
+            raise AssertionError(f"{kind} server said no URL: {process.stderr.read()[-2000:]}")  # type: ignore[union-attr]
         threading.Thread(target=lambda: process.stderr.read(), daemon=True).start()  # type: ignore[union-attr]
         yield ready["url"]
     finally:
