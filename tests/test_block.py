@@ -8,6 +8,7 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 from prefect_vendortokens import TokenDialect, VendorCredentials
+from prefect_vendortokens.blocks import account
 from prefect_vendortokens.core.errors import BlockNotFoundError, DialectError, InvalidBlockError
 from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
@@ -242,7 +243,7 @@ def test_blocks_that_behave_differently_never_share_a_manager(sandbox) -> None:
         block_for(sandbox, "sqr", verify_tls=False),
         block_for(sandbox, "sqr", token_store="prefect"),
     ]
-    keys = {base.cache_key(), *(v.cache_key() for v in variants)}
+    keys = {account.cache_key(base), *(account.cache_key(v) for v in variants)}
     assert len(keys) == 5
     assert {base.account_key(), *(v.account_key() for v in variants)} == {base.account_key()}
     assert variants[1].manager().margin == 30 and base.manager().margin is None

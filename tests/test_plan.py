@@ -44,7 +44,7 @@ from prefect_vendortokens.engine.plan import (
     install,
     newest,
 )
-from prefect_vendortokens.stores.base import InFlight, StoredRecord
+from prefect_vendortokens.engine.ports import InFlight, StoredRecord
 
 
 def token(name: str, *, lifetime: float = 3600, refresh: str | None = None) -> AccessToken:

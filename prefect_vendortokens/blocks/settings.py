@@ -8,10 +8,12 @@ are never optional, and every field a person may leave alone has a visible defau
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from ..core.dialect import TokenDialect
 from ..stores.registry import STORES
 
 # "auto" and every store of the table; a new store needs no edit here.
@@ -68,6 +70,58 @@ class VaultSecretPath(_Group):
         description="Key of the private key (PEM or JWK), for client authentication private_key_jwt.",
     )
 
+
+@dataclass(frozen=True)
+class GrantKind:
+    """One grant a block can use: a row of ``GRANTS`` (the block's choice, its help text and its
+    validation read the table)."""
+
+    name: str
+    description: str
+    # Tokens from a person's consent (`prefect-vendortokens authorize`): only the refresh token
+    # renews them, so they live in a shared store, journaled on the host, refreshed under the lock.
+    user: bool = False
+    # The dialect's grant values the grant needs (empty: the vendor lacks it), and their name.
+    dialect_needs: tuple[str, ...] = ()
+    needs_text: str = ""
+
+    def problem(self, dialect: TokenDialect, store: str, has_authorization_endpoint: bool) -> str:
+        """What keeps a block from using this grant ("" for nothing)."""
+        if not all(getattr(dialect, need) for need in self.dialect_needs):
+            return (
+                f"grant {self.name} needs a vendor with {self.needs_text}; {dialect.name!r} lacks one "
+                "(pick oauth2, slashid or a custom dialect)"
+            )
+        if self.user and store == "memory":
+            return (
+                f"grant {self.name} keeps its refresh token in a shared store; choose token store "
+                "prefect, vault or auto"
+            )
+        if self.user and not has_authorization_endpoint:
+            return f"grant {self.name} needs authorization.authorization_url or an issuer"
+        return ""
+
+
+GRANTS: dict[str, GrantKind] = {
+    grant.name: grant
+    for grant in (
+        GrantKind("client_credentials", "the app's own tokens."),
+        GrantKind(
+            "authorization_code",
+            "a user's, after their consent, given once with `prefect-vendortokens authorize BLOCK`; "
+            "the refresh token is kept in the shared token store and renewed there.",
+            user=True,
+            dialect_needs=("authorization_code_grant", "refresh_grant"),
+            needs_text="the authorization-code and refresh grants",
+        ),
+    )
+}
+# The choices come from the table; type checkers see the plain string the Literal narrows.
+if TYPE_CHECKING:
+    GrantName = str
+else:
+    GrantName = Literal[tuple(GRANTS)]
+GRANT_HELP = " ".join(f"{grant.name}: {grant.description}" for grant in GRANTS.values())
 
 # The OAuth names of the methods (OpenID Connect Core 9) -> the dialect's ``client_auth`` value.
 CLIENT_AUTH_METHODS: dict[str, str] = {
@@ -235,3 +289,28 @@ def nest_flat_settings(data: dict[str, Any]) -> dict[str, Any]:
             current = current.model_dump()
         data[group] = {**(current or {}), name: value}
     return data
+
+
+def form_input(data: dict[str, Any]) -> dict[str, Any]:
+    """A Vendor Credentials block's input as the UI forms post it, and flat keywords: ``{}`` or
+    nulls for an untouched nested Vault block (V1 form) mean none; nulls for the essentials mean
+    the default; a dialect is dropped unless the vendor is custom."""
+    data = nest_flat_settings(data)
+    for name in ("vault", "token_store_vault"):
+        if _blank(data.get(name)):
+            data[name] = None
+    if data.get("vendor", "oauth2") != "custom":
+        data.pop("dialect", None)
+    for name in ("token_url", "client_id", "client_secret"):
+        if data.get(name) is None:
+            data.pop(name, None)
+    return data
+
+
+def _blank(value: Any) -> bool:
+    """An untouched nested block in a form: nothing, ``{}``, or only empty values."""
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return all(v in (None, "", [], {}) for v in value.values())
+    return False

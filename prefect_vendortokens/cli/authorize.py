@@ -9,9 +9,9 @@ from cyclopts import Parameter
 
 from ..core.errors import BlockNotFoundError, DialectError, InvalidBlockError, TokenError
 from ..engine.consent import CONSENT_TIMEOUT
-from .accounts import _expires_in
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, errors, fail, show_record
 from .block_names import require_saved
+from .output import expires_in
 from .prefect_api import Stop, prefect_api
 
 
@@ -72,7 +72,7 @@ def authorize(
     row = {
         "block": block,
         "fingerprint": token.fingerprint,
-        "expires_in": _expires_in(token.expires_at),
+        "expires_in": expires_in(token.expires_at),
         "refresh_token": "kept in the token store" if token.refresh_token else "none issued",
         "scope": token.scope or "",
         "store": creds.store_kind(),

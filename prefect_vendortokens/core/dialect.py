@@ -50,6 +50,20 @@ ASSERTION_AUTH = (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT)
 # Mutual TLS (RFC 8705): the certificate on the connection proves the client; the body carries
 # only the client id, and the tokens are bound to the certificate.
 MTLS_AUTH = (ClientAuth.TLS_CLIENT_AUTH, ClientAuth.SELF_SIGNED_TLS_CLIENT_AUTH)
+# What each method needs besides the client id, one row per method: the block's validation and
+# the Vault secret's keys read it ("" for a public client).
+CLIENT_AUTH_NEEDS: dict[ClientAuth, str] = {
+    ClientAuth.BASIC: "client_secret",
+    ClientAuth.BODY: "client_secret",
+    ClientAuth.QUERY: "client_secret",
+    ClientAuth.BASIC_AND_QUERY: "client_secret",
+    ClientAuth.NONE: "",
+    ClientAuth.PRIVATE_KEY_JWT: "private_key",
+    ClientAuth.CLIENT_SECRET_JWT: "client_secret",
+    # mTLS: the certificate and its key travel with the connection's TLS settings, no secret.
+    ClientAuth.TLS_CLIENT_AUTH: "",
+    ClientAuth.SELF_SIGNED_TLS_CLIENT_AUTH: "",
+}
 
 
 class ExpiresAtFormat(StrEnum):

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 from pydantic import JsonValue, SecretStr
 
 from .dialect import ASSERTION_AUTH, MTLS_AUTH, BodyEncoding, ClientAuth, TokenDialect
-from .errors import DialectError
+from .errors import DialectError, secret_forms
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 2.2
@@ -112,6 +112,12 @@ class TokenRequest:
     # Every secret value this request carries (client secret, refresh token, code, verifier, the
     # Basic credentials), for scrubbing error messages; see ``errors.secret_forms``.
     secrets: tuple[str, ...] = field(repr=False, default=())
+
+    def scrubbed(self) -> tuple[str, ...]:
+        """Everything of this request an error message must never show, in every encoding it
+        travelled in (the secrets, the Authorization header, the body)."""
+        body = self.content.decode("utf-8", "replace") if self.content else ""
+        return (*secret_forms(self.secrets), self.headers.get("Authorization", ""), body)
 
 
 def build_token_request(

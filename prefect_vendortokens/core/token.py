@@ -7,7 +7,6 @@ token that went through a pickle is *redacted* and refuses to be used instead of
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .errors import TokenError
+from .identity import digest
 
 # Margin policy: refresh a fraction of the lifetime early, clamped, so that a 2 s test token,
 # a 60 s token and a 30-day token all behave sensibly.
@@ -40,7 +40,7 @@ class RedactedTokenError(TokenError):
 
 def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible label for a secret, safe for logs."""
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+    return "sha256:" + digest(secret)[:12]
 
 
 def default_margin(lifetime: float) -> float:

@@ -36,7 +36,7 @@ from ..core.errors import (
     TokenTransportError,
 )
 from ..core.token import AccessToken
-from ..stores.base import InFlight, StoredRecord
+from .ports import InFlight, StoredRecord
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -385,7 +385,7 @@ def newest(stored: AccessToken | None, current: AccessToken | None) -> AccessTok
 
 def _noted(exc: TokenStoreError, note: str) -> TokenStoreError:
     """``exc`` with ``note`` added to its message, of the same type (a sealed Vault stays a
-    ``VaultSealedError``)."""
+    ``SealedStoreError``)."""
     noted = copy.copy(exc)
     noted.summary = f"{exc.summary}; {note}"
     Exception.__init__(noted, noted._render())

@@ -1,30 +1,28 @@
 """``TokenClient``: the sync and async drivers around the sans-IO request/response core.
 
 Each public method builds a ``TokenRequest`` (``core/request.py``), sends it, and hands the answer to
-``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``_exchange``: the whole
+``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``exchange``: the whole
 exchange (connect, request, headers, body) runs under one deadline, the block's ``timeout``,
 whatever a server trickles (httpx's timeouts are per read), and the body stops at
-``MAX_RESPONSE_BYTES``. The sync driver runs that coroutine on a private event loop in a helper
-thread, so there is one copy of the logic and the sync path is bounded the same way.
+``MAX_RESPONSE_BYTES`` (``io/http.py``), its failures typed. The sync driver runs that
+coroutine on a private event loop in a helper thread, so there is one copy of the logic and the
+sync path is bounded the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import ssl
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from pydantic import JsonValue, SecretStr
 
 from ..core.dialect import TokenDialect
-from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
+from ..core.errors import DialectError, TokenResponseError, TokenTransportError
 from ..core.pkce import Pkce
 from ..core.presets import get_dialect
 from ..core.request import (
@@ -39,10 +37,10 @@ from ..core.request import (
 from ..core.response import parse_token_response, safe_url
 from ..core.token import AccessToken
 from ..core.url import refuse_user_info
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, Progress, ResponseTooLarge, bounded_exchange
 
 VerifyTypes = bool | str | ssl.SSLContext
-T = TypeVar("T")
-MAX_RESPONSE_BYTES = 1 << 20  # a token answer is a few KB; stop reading an endless body at 1 MiB
 
 
 class TokenClient:
@@ -211,11 +209,6 @@ class TokenClient:
     def _build(self, grant: Grant) -> TokenRequest:
         return build_token_request(self.dialect, self.credentials, grant)
 
-    def _secrets(self, request: TokenRequest) -> tuple[str, ...]:
-        # Everything that must never appear in an error message, in every encoding it travelled in.
-        body = request.content.decode("utf-8", "replace") if request.content else ""
-        return (*secret_forms(request.secrets), request.headers.get("Authorization", ""), body)
-
     def _parse(
         self, request: TokenRequest, status: int, headers: httpx.Headers, body: bytes, sent_at: datetime
     ) -> AccessToken:
@@ -226,17 +219,7 @@ class TokenClient:
             body=body,
             sent_at=sent_at,
             token_url=self.credentials.token_url,
-            secrets=self._secrets(request),
-        )
-
-    def _transport_error(self, request: TokenRequest, exc: Exception, sent: bool) -> TokenTransportError:
-        return TokenTransportError(
-            f"token request failed before an answer: {type(exc).__name__}",
-            sent=sent,
-            vendor=self.dialect.name,
-            token_url=safe_url(self.credentials.token_url),
-            vendor_message=str(exc) or None,
-            secrets=self._secrets(request),
+            secrets=request.scrubbed(),
         )
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -249,125 +232,66 @@ class TokenClient:
         return run_bounded(self._asend(request), self.timeout)
 
     async def _asend(self, request: TokenRequest) -> AccessToken:
-        sent_at = datetime.now(UTC)
-        progress = Progress()
-        try:
-            status, headers, body = await self._exchange(request, progress)
-        except _TooLarge:
-            raise TokenResponseError(
-                f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except TimeoutError:
-            raise TokenTransportError(
-                f"token request took longer than its {self.timeout:g} s deadline",
-                sent=progress.may_have_arrived(),
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc, progress.may_have_arrived(exc)) from None
+        status, headers, body, sent_at = await exchange(
+            request,
+            vendor=self.dialect.name,
+            token_url=self.credentials.token_url,
+            timeout=self.timeout,
+            verify=self._ssl_context(),
+            transport=self._transport,
+        )
         return self._parse(request, status, headers, body, sent_at)
 
-    async def _exchange(
-        self, request: TokenRequest, progress: Progress | None = None
-    ) -> tuple[int, httpx.Headers, bytes]:
-        return await bounded_exchange(
+
+async def exchange(
+    request: TokenRequest,
+    *,
+    vendor: str,
+    token_url: str,
+    timeout: float,  # noqa: ASYNC109 - the one deadline of the whole exchange
+    verify: ssl.SSLContext | bool,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[int, httpx.Headers, bytes, datetime]:
+    """Send one token request under one deadline: (status, headers, body, when it was sent),
+    or a typed error that never quotes its secrets. TokenClient and the importer's probe both
+    send through here."""
+    sent_at = datetime.now(UTC)
+    progress = Progress()
+    shown = safe_url(token_url)
+    try:
+        status, headers, body = await bounded_exchange(
             request.method,
             request.url,
             headers=request.headers,
             content=request.content,
-            timeout=self.timeout,
-            verify=self._ssl_context(),
-            transport=self._transport,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
             progress=progress,
         )
-
-    def close(self) -> None:
-        """Nothing to release: each token request has its own connection."""
-
-    async def aclose(self) -> None:
-        self.close()
-
-    def __enter__(self) -> TokenClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> TokenClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class Progress:
-    """How far an exchange got, from httpcore's trace: a request that failed while connecting
-    surely never reached the server; once its headers go out, the server may act on it."""
-
-    def __init__(self) -> None:
-        self.phase = "start"
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.startswith("connection.connect_tcp") or event.startswith("connection.start_tls"):
-            self.phase = "connecting"
-        elif event.endswith("send_request_headers.started"):
-            self.phase = "sent"
-
-    def may_have_arrived(self, exc: Exception | None = None) -> bool:
-        connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or self.phase == "connecting"
-        return not connecting
-
-
-async def bounded_exchange(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    content: bytes | None = None,
-    timeout: float,  # noqa: ASYNC109 - the one deadline is what this function is for
-    verify: ssl.SSLContext | bool,
-    transport: httpx.AsyncBaseTransport | None = None,
-    progress: Progress | None = None,
-) -> tuple[int, httpx.Headers, bytes]:
-    """One HTTP exchange under one deadline (connect, headers, body), its body capped at
-    ``MAX_RESPONSE_BYTES``. An AsyncClient belongs to one event loop, and Prefect runs coroutines
-    on several; token requests are rare (once per lifetime), so each has its own client."""
-    async with asyncio.timeout(timeout):
-        async with (
-            httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as http,
-            http.stream(
-                method,
-                url,
-                headers=dict(headers),
-                content=content,
-                extensions={"trace": progress.trace} if progress is not None else None,
-            ) as response,
-        ):
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge
-            return response.status_code, response.headers, bytes(body)
-
-
-def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
-    """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
-    helper thread, in a copy of this thread's context, so it works whether or not this thread
-    runs a loop, and leaves this thread's loop state alone. ``timeout`` is only a backstop: the
-    coroutine bounds itself."""
-    context = contextvars.copy_context()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result(
-            timeout=None if timeout is None else timeout + 30
-        )
+    except ResponseTooLarge:
+        raise TokenResponseError(
+            f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except TimeoutError:
+        raise TokenTransportError(
+            f"token request took longer than its {timeout:g} s deadline",
+            sent=progress.may_have_arrived(),
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise TokenTransportError(
+            f"token request failed before an answer: {type(exc).__name__}",
+            sent=progress.may_have_arrived(exc),
+            vendor=vendor,
+            token_url=shown,
+            vendor_message=str(exc) or None,
+            secrets=request.scrubbed(),
+        ) from None
+    return status, headers, body, sent_at
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -1,18 +1,19 @@
 """Client credentials read from Vault when a token is needed (through the session's read
-cache); the token client is rebuilt only when they change (a rotated secret)."""
+cache); the token client is rebuilt, from the account's ``ClientSpec``, only when they change
+(a rotated secret)."""
 
 from __future__ import annotations
 
-import hashlib
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import SecretStr
 
-from ..core.errors import VaultSecretNotFoundError
+from ..core.identity import digest
 from ..transport.client import TokenClient
+from ..transport.spec import ClientSpec
+from .errors import VaultSecretNotFoundError
+from .session import VaultSession
 
 
 @dataclass(frozen=True)
@@ -33,23 +34,16 @@ class VaultClientSource:
     reloadable = True
 
     def __init__(
-        self,
-        vault: Any,  # a VaultCredentials block
-        ref: SecretRef,
-        *,
-        client_id: str,
-        label: str,
-        make_client: Callable[[str, SecretStr, SecretStr | None], TokenClient],
+        self, session: VaultSession, ref: SecretRef, spec: ClientSpec, *, client_id: str = ""
     ) -> None:
-        self._vault, self._ref, self._client_id, self._label = vault, ref, client_id, label
-        self._make_client = make_client
+        self._session, self._ref, self._spec, self._client_id = session, ref, spec, client_id
         self._lock = threading.Lock()
         self._client: TokenClient | None = None
         self._fingerprint = ""
 
     def client(self, fresh: bool = False) -> TokenClient:
         ref = self._ref
-        data = self._vault.read_secret(ref.path, mount=ref.mount, version=ref.version, fresh=fresh)
+        data = self._session.read_secret(ref.path, mount=ref.mount, version=ref.version, fresh=fresh)
         client_id = self._client_id or data.get(ref.client_id_key)
         secret = data.get(ref.client_secret_key) if ref.client_secret_key else ""
         key = data.get(ref.private_key_key) if ref.private_key_key else ""
@@ -57,18 +51,19 @@ class VaultClientSource:
         needed += [(k, v) for k, v in ((ref.client_secret_key, secret), (ref.private_key_key, key)) if k]
         missing = [k for k, v in needed if not v]
         if missing:
+            config = self._session.config
             raise VaultSecretNotFoundError(
-                f"{self._label}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
+                f"{self._spec.label}: the Vault secret has no {' or '.join(repr(k) for k in missing)} "
                 f"(keys present: {', '.join(sorted(data)) or 'none'})",
-                address=self._vault.address,
-                namespace=self._vault.namespace or None,
+                address=config.address,
+                namespace=config.namespace,
                 mount=ref.mount,
                 path=ref.path,
             )
-        fingerprint = hashlib.sha256(f"{client_id}\0{secret}\0{key}".encode()).hexdigest()
+        fingerprint = digest(f"{client_id}\0{secret}\0{key}")
         with self._lock:
             if fingerprint != self._fingerprint or self._client is None:
-                self._client = self._make_client(
+                self._client = self._spec.client(
                     str(client_id), SecretStr(str(secret)), SecretStr(str(key)) if key else None
                 )
                 self._fingerprint = fingerprint

@@ -1,0 +1,223 @@
+"""From a block's values to working parts: the account's identity (the keys of its stored token
+and of its process-wide manager), its ``ClientSpec``, its credentials source (inline or Vault),
+its shared store and its ``TokenManager``. The block declares; this module builds.
+
+It reads the block through ``AccountConfig``, the attributes it needs, so it imports no block
+(the block imports it)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from pydantic import SecretStr
+
+from ..core.caches import ProcessCache
+from ..core.dialect import CLIENT_AUTH_NEEDS, TokenDialect
+from ..core.identity import digest
+from ..core.response import safe_url
+from ..engine.manager import LazyClientSource, TokenManager, manager_for
+from ..engine.ports import ClientSource, TokenStore
+from ..stores.base import StoreLabel, StoreRequest
+from ..stores.journal import default_journal
+from ..stores.registry import STORES
+from ..transport.spec import ClientSpec
+from ..vault.source import SecretRef, VaultClientSource
+from . import events
+from .settings import (
+    GRANTS,
+    AuthorizationSettings,
+    ClientAuthSettings,
+    HttpSettings,
+    TokenStoreSettings,
+    VaultSecretPath,
+)
+from .vault import VaultCredentials
+
+logger = logging.getLogger("prefect_vendortokens")
+_STORE_NOTED: ProcessCache[str, bool] = ProcessCache("store choices logged")
+
+
+class AccountConfig(Protocol):
+    """What this module reads of a Vendor Credentials block."""
+
+    vendor: str
+    token_url: str
+    client_id: str
+    client_secret: SecretStr
+    scopes: list[str]
+    grant: str
+    issuer: str
+    extra: dict[str, Any]
+    vault: VaultCredentials | None
+    vault_secret: VaultSecretPath
+    token_store: TokenStoreSettings
+    token_store_vault: VaultCredentials | None
+    client_auth: ClientAuthSettings
+    authorization: AuthorizationSettings
+    http: HttpSettings
+
+    @property
+    def effective_dialect(self) -> TokenDialect: ...
+    @property
+    def effective_token_url(self) -> str | None: ...
+    @property
+    def refresh_reuse_grace(self) -> float: ...
+    def label(self) -> str: ...
+
+
+# --- identity ---------------------------------------------------------------------------------
+def account_key(block: AccountConfig) -> str:
+    """The account's identity: blocks with equal keys share the stored token (it names the
+    Prefect document, the Vault path and the refresh lock: pinned by tests/test_identity.py)."""
+    issuer = block.issuer.strip()
+    account: dict[str, Any] = {
+        # How the vendor treats a reused refresh token is behaviour, not identity (see cache_key).
+        "dialect": block.effective_dialect.model_dump(mode="json", exclude={"refresh_reuse_grace"}),
+        "token_url": block.effective_token_url,
+        "client_id": block.client_id,
+        "scopes": sorted(block.scopes),
+        "extra": block.extra,
+        # Only when set, so the keys (and stored tokens) of existing blocks stay as they were.
+        **({"issuer": issuer} if issuer else {}),
+        **({"grant": block.grant} if block.grant != "client_credentials" else {}),
+        "vault": None
+        if block.vault is None
+        else {"session": block.vault.session_key(), **block.vault_secret.model_dump()},
+    }
+    if block.client_secret.get_secret_value():  # a changed inline secret is a different account
+        account["secret"] = digest(block.client_secret.get_secret_value())
+    if block.client_auth.private_key.get_secret_value():
+        account["private_key"] = digest(block.client_auth.private_key.get_secret_value())
+    return digest(account)
+
+
+def cache_key(block: AccountConfig) -> str:
+    """The process-wide manager's key: the account plus everything that changes how tokens are
+    obtained (store, margin, timeout, TLS), so two blocks that behave differently never share a
+    manager silently."""
+    store_vault = block.token_store_vault or block.vault
+    return digest(
+        {
+            "account": account_key(block),
+            "http": block.http.model_dump(),
+            "store": block.token_store.model_dump(),
+            "client_auth": block.client_auth.model_dump(exclude={"private_key"}),
+            "reuse_grace": block.refresh_reuse_grace,
+            "store_vault": None if store_vault is None else store_vault.session_key(),
+        }
+    )
+
+
+# --- the client -------------------------------------------------------------------------------
+def client_spec(block: AccountConfig) -> ClientSpec:
+    auth = block.client_auth
+    return ClientSpec(
+        dialect=block.effective_dialect,
+        token_url=block.effective_token_url or "",
+        issuer=block.issuer.strip(),
+        scopes=tuple(block.scopes),
+        extra=dict(block.extra),
+        timeout=block.http.timeout,
+        verify_tls=block.http.verify_tls,
+        ca_bundle_path=block.http.ca_bundle_path,
+        authorization_url=block.authorization.authorization_url.strip(),
+        key_id=auth.key_id.strip(),
+        signing_alg=auth.signing_alg.strip(),
+        assertion_audience=auth.assertion_audience.strip(),
+        label=block.label(),
+    )
+
+
+def client_source(block: AccountConfig) -> ClientSource:
+    """Inline credentials, or the Vault secret they are read from at use time."""
+    spec = client_spec(block)
+    if block.vault is None:
+        client_id, secret = block.client_id.strip(), block.client_secret
+        key = block.client_auth.private_key
+        return LazyClientSource(lambda: spec.client(client_id, secret, key))
+    ref, needs = block.vault_secret, CLIENT_AUTH_NEEDS[spec.dialect.client_auth]
+    secret_ref = SecretRef(
+        ref.path,
+        ref.mount,
+        ref.version or None,
+        ref.client_id_key,
+        ref.client_secret_key if needs == "client_secret" else "",
+        ref.private_key_key if needs == "private_key" else "",
+    )
+    return VaultClientSource(block.vault.session(), secret_ref, spec, client_id=block.client_id.strip())
+
+
+# --- the shared store -------------------------------------------------------------------------
+def store_kind(block: AccountConfig) -> str:
+    """The shared store the block uses: the configured kind, with 'auto' resolved."""
+    kind = str(block.token_store.kind)
+    if kind != "auto":
+        return kind
+    # A user's grant lives only in a shared store (authorize writes it there).
+    shared = GRANTS[block.grant].user or events.prefect_api_available()
+    chosen = "prefect" if shared else "memory"
+    key = account_key(block)
+    if _STORE_NOTED.get(key) is None:
+        _STORE_NOTED.put(key, True)
+        reason = (
+            "a Prefect API is configured"
+            if chosen == "prefect"
+            else "no Prefect API is configured (set PREFECT_API_URL to share tokens across processes)"
+        )
+        logger.info("%s: token store %r: %s", block.label(), chosen, reason)
+    return chosen
+
+
+def store(block: AccountConfig) -> TokenStore | None:
+    vault = block.token_store_vault or block.vault
+    request = StoreRequest(
+        label=StoreLabel(
+            vendor=block.effective_dialect.name,
+            block=getattr(block, "_block_document_name", None),
+            token_url=safe_url(block.effective_token_url or ""),  # shown in the UI: no query, no user-info
+        ),
+        vault=vault.session() if vault is not None else None,
+        vault_mount=block.token_store.vault_mount,
+        vault_path=block.token_store.vault_path,
+    )
+    return STORES[store_kind(block)].build(request)
+
+
+# --- the manager ------------------------------------------------------------------------------
+def manager(block: AccountConfig) -> TokenManager:
+    """The process-wide manager of the block's account (made on first use), its events wired."""
+    user = GRANTS[block.grant].user
+    resolved = manager_for(
+        cache_key(block),
+        lambda: client_source(block),
+        margin=block.http.margin,
+        label=block.label(),
+        make_store=lambda: store(block),
+        store_key=account_key(block),
+        user_grant=user,
+        reuse_grace=block.refresh_reuse_grace,
+        journal=default_journal() if user else None,
+    )
+    events.watch(
+        resolved,
+        block_name=getattr(block, "_block_document_name", None),
+        block_id=getattr(block, "_block_document_id", None),
+        vendor=block.effective_dialect.name,
+    )
+    return resolved
+
+
+def httpx_options(block: AccountConfig, kwargs: dict[str, Any], *, asynchronous: bool) -> dict[str, Any]:
+    """The keywords of an ``httpx.Client`` or ``AsyncClient`` that authenticates with the
+    account's token: the auth, its redirect hook (sync or async), the block's timeout and TLS."""
+    from ..engine.auth import VendorTokenAuth
+
+    dialect = block.effective_dialect
+    auth = VendorTokenAuth(manager(block), dialect.auth_header, dialect.auth_scheme)
+    options = {"timeout": block.http.timeout, **kwargs, "auth": auth}
+    options.setdefault("verify", client_spec(block).verify())
+    hooks = dict(options.pop("event_hooks", None) or {})
+    strip = auth.astrip_on_redirect if asynchronous else auth.strip_on_redirect
+    hooks["request"] = [strip, *hooks.get("request", [])]
+    return {**options, "event_hooks": hooks}
