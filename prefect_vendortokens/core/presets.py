@@ -89,9 +89,9 @@ _PRESETS: dict[str, TokenDialect] = {
 
 DIALECT_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
-# Service-account presets for the JWT bearer grant (RFC 7523 2.1). ``get_dialect`` knows them;
-# they join DIALECT_NAMES (the block's vendor choice, the sandbox's vendors) once the block can
-# use that grant, so no form offers a vendor it cannot get a token from.
+# Service-account presets for the JWT bearer grant (RFC 7523 2.1). ``get_dialect`` knows them
+# and the block offers them as vendors (with grant jwt_bearer); they stay out of DIALECT_NAMES,
+# the client-credentials vendors the sandbox emulates.
 _GRANT_PRESETS: dict[str, TokenDialect] = {
     # developers.google.com/identity/protocols/oauth2/service-account: an RS256 assertion signed
     # with the key file's private_key (kid = private_key_id), iss = client_email, scopes in the
