@@ -208,6 +208,36 @@ def test_salesforce_jwt_flow_block(salesforce_url) -> None:
     assert round(token.lifetime) == 7200 and me(url, token)["username"] == "etl@example.com"
 
 
+def _run_snippet(name: str, env: dict[str, str], monkeypatch, capsys) -> str:
+    """A docs/user-grants.md block run as written (``__main__``), with ``env``; its output."""
+    from tests.snippets import named
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    exec(compile(named(name).code, f"<{name}>", "exec"), {"__name__": "__main__"})  # noqa: S102
+    return capsys.readouterr().out
+
+
+def test_docs_password_snippet(authlib_url: str, monkeypatch, capsys) -> None:
+    env = {
+        "IDP_TOKEN_URL": authlib_url + "/token",
+        "IDP_CLIENT_SECRET": "pw-secret",
+        "IDP_PASSWORD": PASSWORD,
+    }
+    monkeypatch.setenv("PREFECT_API_URL", "")  # no Prefect API: the token store is this process's
+    printed = _run_snippet("password-grant", env, monkeypatch, capsys)
+    assert "token sha256:" in printed and PASSWORD not in printed
+
+
+def test_docs_google_snippet(google_url, tmp_path: Path, monkeypatch, capsys) -> None:
+    _, key_file, private = google_url
+    path = tmp_path / "key.json"
+    path.write_text(json.dumps(key_file))
+    path.chmod(0o600)
+    printed = _run_snippet("google-key-file", {"GOOGLE_KEY_FILE": str(path)}, monkeypatch, capsys)
+    assert "token sha256:" in printed and _pem_line(private) not in printed
+
+
 def test_new_grants_check_what_they_need() -> None:
     base = {
         "vendor": "oauth2",
