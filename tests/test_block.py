@@ -78,7 +78,11 @@ def test_custom_dialect_is_editable_as_plain_json(sandbox) -> None:
     ("kwargs", "message"),
     [
         ({"vendor": "sqr", "token_url": "http://api.sqr-group.com/v1/oauth/token"}, "plain http"),
-        ({"vendor": "nope"}, "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2', 'google', 'salesforce' or 'custom'"),
+        (
+            {"vendor": "nope"},
+            "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2', 'google', "
+            "'salesforce' or 'custom'",
+        ),
         ({"vendor": "custom"}, "vendor 'custom' needs a Custom dialect"),
         ({"vendor": "oauth2"}, "no Token URL given"),
         ({"vendor": "sqr", "client_secret": None}, "client_id and client_secret are required"),

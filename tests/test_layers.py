@@ -36,12 +36,10 @@ def test_the_blocks_load_on_first_use() -> None:
 
 def test_block_choices_come_from_the_tables() -> None:
     from prefect_vendortokens import DIALECT_NAMES, VaultCredentials, VendorCredentials
-    from prefect_vendortokens.blocks.settings import TokenStoreSettings
+    from prefect_vendortokens.blocks.settings import GRANTS, TokenStoreSettings
+    from prefect_vendortokens.core.presets import GRANT_PRESET_NAMES
     from prefect_vendortokens.stores.registry import STORES
     from prefect_vendortokens.vault.auth_methods import AUTH_METHODS
-
-    from prefect_vendortokens.blocks.settings import GRANTS
-    from prefect_vendortokens.core.presets import GRANT_PRESET_NAMES
 
     vendor = VendorCredentials.model_fields["vendor"].annotation
     assert typing.get_args(vendor) == (*DIALECT_NAMES, *GRANT_PRESET_NAMES, "custom")
