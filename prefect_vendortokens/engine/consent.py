@@ -146,7 +146,7 @@ def run_device_consent(
     show(authorization)
     for _ in range(int(timeout / 0.5) + 2):  # bounded: each round waits >= MIN_INTERVAL (1 s)
         sleep(poll.delay(now=clock()))  # DeviceCodeExpiredError once no poll can be in time
-        outcome = client.poll_device(authorization, poll)
+        outcome = client.poll_device(authorization, poll, clock=clock)
         if isinstance(outcome, AccessToken):
             return outcome
         poll = outcome

@@ -211,13 +211,24 @@ class TokenClient:
             secrets=request.scrubbed(),
         )
 
-    def poll_device(self, authorization: DeviceAuthorization, poll: DevicePoll) -> AccessToken | DevicePoll:
-        """One poll of the token endpoint (``core.device``'s state machine decides): the token,
-        the state to poll on from, or a typed error (denied, expired, refused)."""
-        return run_bounded(self.apoll_device(authorization, poll), self.timeout)
+    def poll_device(
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AccessToken | DevicePoll:
+        """One poll of the token endpoint (``core.device``'s state machine decides, on
+        ``clock``, the one ``poll`` started on): the token, the state to poll on from, or a
+        typed error (denied, expired, refused)."""
+        return run_bounded(self.apoll_device(authorization, poll, clock=clock), self.timeout)
 
     async def apoll_device(
-        self, authorization: DeviceAuthorization, poll: DevicePoll
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> AccessToken | DevicePoll:
         request = self._build(DeviceCodeGrant(authorization.device_code))
         try:
@@ -230,14 +241,14 @@ class TokenClient:
                 transport=self._transport,
             )
         except TokenTransportError:  # a lost answer: the device code is still good, wait longer
-            return poll.failed(now=time.monotonic())
+            return poll.failed(now=clock())
         return poll.answer(
             self.dialect,
             status=status,
             headers=headers,
             body=body,
             sent_at=sent_at,
-            now=time.monotonic(),
+            now=clock(),
             token_url=self.credentials.token_url,
             secrets=request.scrubbed(),
         )
