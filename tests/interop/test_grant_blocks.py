@@ -351,3 +351,26 @@ def test_device_flow_from_python_denied_and_expired(prefect_server, interop: Int
     assert seen[0].device_code.get_secret_value() not in str(denied.value)
     with pytest.raises(DeviceCodeExpiredError):  # nobody approves; grant device_code: device by default
         block("device-short").authorize(show=lambda authorization: None, timeout=60)
+
+
+def test_authorization_code_account_consents_with_the_device_flow(prefect_server, interop: Interop) -> None:
+    """An authorization_code account whose server offers device authorization (the issuer's
+    metadata names the endpoint) may consent with the device flow instead of a browser."""
+    block = VendorCredentials(
+        vendor="oauth2",
+        issuer=interop.issuer,
+        grant="authorization_code",
+        client_id="device-public",
+        client_auth={"method": "none"},
+        scopes=["openid", "offline_access"],
+    )
+    shown: list[DeviceAuthorization] = []
+
+    def phone(authorization: DeviceAuthorization) -> None:
+        shown.append(authorization)
+        threading.Thread(target=interop.server.play_device, args=(authorization.link,), daemon=True).start()
+
+    token = block.authorize(device=True, show=phone, timeout=60)
+    assert token.refresh_token is not None and shown[0].verification_uri == interop.issuer + "/device"
+    renewed = block.get_token(force_refresh=True)  # from the stored grant, under the lock
+    assert interop.server.introspect(renewed.secret())["active"] is True
