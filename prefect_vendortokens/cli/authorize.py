@@ -20,7 +20,10 @@ from .prefect_api import Stop, prefect_api
 @app.command(name="authorize")
 def authorize(
     block: Annotated[
-        str, Parameter(help="Name of a saved Vendor Credentials block whose grant is authorization_code.")
+        str,
+        Parameter(
+            help="Name of a saved Vendor Credentials block whose grant is authorization_code or device_code."
+        ),
     ],
     /,
     *,
