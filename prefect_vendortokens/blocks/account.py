@@ -93,13 +93,13 @@ def account_key(block: AccountConfig) -> str:
         account["secret"] = digest(block.client_secret.get_secret_value())
     if block.client_auth.private_key.get_secret_value():
         account["private_key"] = digest(block.client_auth.private_key.get_secret_value())
-    # The grants' own inputs, only when set (a user is an account; a changed secret is another).
+    # The grants' own inputs, only when set: a user is another account, and so is another key
+    # file. Not the password: a user's changed password is the same account, and a hash of a
+    # guessable password must not be in a document name anyone may read (see cache_key).
     if block.username.strip():
         account["username"] = block.username.strip()
-    for name in ("password", "service_account_key"):
-        value = getattr(block, name).get_secret_value()
-        if value:
-            account[name] = digest(value)
+    if block.service_account_key.get_secret_value().strip():
+        account["service_account_key"] = digest(block.service_account_key.get_secret_value())
     return digest(account)
 
 
@@ -146,6 +146,12 @@ def cache_key(block: AccountConfig) -> str:
             "client_auth": block.client_auth.model_dump(exclude={"private_key"}),
             "reuse_grace": block.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
+            # In this process only (never stored): a changed password builds a new client.
+            **(
+                {"password": digest(block.password.get_secret_value())}
+                if block.password.get_secret_value()
+                else {}
+            ),
         }
     )
 

@@ -374,3 +374,24 @@ def test_authorization_code_account_consents_with_the_device_flow(prefect_server
     assert token.refresh_token is not None and shown[0].verification_uri == interop.issuer + "/device"
     renewed = block.get_token(force_refresh=True)  # from the stored grant, under the lock
     assert interop.server.introspect(renewed.secret())["active"] is True
+
+
+def test_a_password_is_not_in_the_account_key() -> None:
+    """The account key names the stored token's document (readable by anyone who can list
+    blocks): a hash of a guessable password must not be in it. A changed password is the same
+    account, and still a new client in this process."""
+    from prefect_vendortokens.blocks.account import cache_key
+
+    base = {
+        "vendor": "oauth2",
+        "token_url": "https://idp.example/token",
+        "client_id": "a",
+        "client_secret": "s",
+        "grant": "password",
+        "username": "alice",
+    }
+    one, two = VendorCredentials(**base, password="hunter2"), VendorCredentials(**base, password="hunter3")
+    assert one.account_key() == two.account_key()
+    assert cache_key(one) != cache_key(two)
+    other_user = VendorCredentials(**{**base, "username": "bob"}, password="hunter2")
+    assert other_user.account_key() != one.account_key()
