@@ -242,6 +242,26 @@ class AuthlibToken:
 
         users: dict[str, str] = config["users"]
         audience = url + "/token"
+        refreshes: dict[str, Credential] = {}
+        self.grants: list[str] = []  # the grant_type of every token request, for GET /grants
+
+        class Credential:
+            """A refresh token (RFC 6749 6): rotated on use, a used one refused."""
+
+            def __init__(self, client_id: str, scope: str, sub: str) -> None:
+                self.client_id, self.scope, self.sub, self.revoked = client_id, scope, sub, False
+
+            def check_client(self, client: Client) -> bool:
+                return client.get_client_id() == self.client_id
+
+            def get_scope(self) -> str:
+                return self.scope
+
+            def is_expired(self) -> bool:
+                return False
+
+            def is_revoked(self) -> bool:
+                return self.revoked
 
         class Client(ClientMixin):
             def __init__(self, data: dict[str, Any]) -> None:
@@ -305,6 +325,19 @@ class AuthlibToken:
             def get_audiences(self) -> list[str]:
                 return [audience]
 
+        class RefreshGrant(grants.RefreshTokenGrant):
+            TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+            INCLUDE_NEW_REFRESH_TOKEN = True
+
+            def authenticate_refresh_token(self, refresh_token: str) -> Credential | None:
+                return refreshes.get(refresh_token)
+
+            def authenticate_user(self, credential: Credential) -> User:
+                return User(credential.sub)
+
+            def revoke_old_credential(self, credential: Credential) -> None:
+                credential.revoked = True
+
         class Request(OAuth2Request):
             def __init__(self, method: str, uri: str, headers: dict[str, str], form: dict[str, str]) -> None:
                 super().__init__(method, uri, headers=headers)
@@ -328,6 +361,10 @@ class AuthlibToken:
                 if request.user is not None:
                     owner["sub"] = request.user.get_user_id()
                 tokens.adopt(token["access_token"], owner, token["expires_in"])
+                if token.get("refresh_token"):
+                    refreshes[token["refresh_token"]] = Credential(
+                        owner["client_id"], owner["scope"], owner.get("sub", "")
+                    )
 
             def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
                 return None
@@ -341,13 +378,19 @@ class AuthlibToken:
         self.server = Server(scopes_supported=["api:read", "api:write"])
         self.server.register_token_generator(
             "default",
-            BearerTokenGenerator(lambda *a, **k: secrets.token_urlsafe(32), expires_generator=lambda *a: 300),
+            BearerTokenGenerator(
+                lambda *a, **k: secrets.token_urlsafe(32),
+                refresh_token_generator=lambda *a, **k: "rt-" + secrets.token_urlsafe(32),
+                expires_generator=lambda *a: 300,
+            ),
         )
         self.server.register_grant(PasswordGrant)
+        self.server.register_grant(RefreshGrant)
         self.server.register_grant(BearerGrant)
         self.request = Request
 
     def token(self, form: dict[str, str], headers: dict[str, str], url: str) -> Answer:
+        self.grants.append(form.get("grant_type", ""))
         return self.server.create_token_response(self.request("POST", url, headers, form))
 
 
@@ -379,6 +422,8 @@ def serve(kind: str, config: dict[str, Any]) -> None:
         def do_GET(self) -> None:
             if self.path == "/me":
                 self._send(tokens.me(self.headers.get("Authorization", "")))
+            elif self.path == "/grants" and kind == "authlib":
+                self._send(Answer(200, {"grants": holder["endpoint"].grants}))
             else:
                 self._send(Answer(404, {"error": "not_found"}))
 

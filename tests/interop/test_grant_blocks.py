@@ -50,6 +50,13 @@ def authlib_url() -> Iterator[str]:
                 "scope": "api:read api:write",
             },
             {
+                "client_id": "pw-rotating",
+                "client_secret": "pw-rotating-secret",
+                "auth_method": "client_secret_basic",
+                "grant_types": ["password", "refresh_token"],
+                "scope": "api:read",
+            },
+            {
                 "client_id": "jwt-issuer",
                 "auth_method": "none",
                 "grant_types": [JWT_BEARER],
@@ -113,7 +120,7 @@ def test_password_grant_block_saved_in_prefect(prefect_server, authlib_url: str,
         client_id="pw-client",
         client_secret="pw-secret",
         grant="password",
-        username="alice",
+        username="mallory",  # another account (the same user's is the stored token's, shared)
         password="correct horse CANARY wrong",
         scopes=["api:read"],
     ).save("grant-password-wrong", overwrite=True)
@@ -124,6 +131,32 @@ def test_password_grant_block_saved_in_prefect(prefect_server, authlib_url: str,
     output = caplog.text + "".join(capfd.readouterr())
     assert "CANARY" not in output and "correct horse" not in output
     assert prefect_server.scan([PASSWORD, "correct horse CANARY wrong", token.secret()]) == []
+
+
+def test_password_grant_renews_with_its_rotating_refresh_token(authlib_url: str) -> None:
+    """A password grant whose server also issues refresh tokens (rotated on use, a used one
+    refused): renewals send the newest refresh token, not the password again."""
+    import httpx
+
+    block = VendorCredentials(
+        vendor="oauth2",
+        token_url=authlib_url + "/token",
+        client_id="pw-rotating",
+        client_secret="pw-rotating-secret",
+        grant="password",
+        username="alice",
+        password=PASSWORD,
+        scopes=["api:read"],
+        token_store="memory",
+    )
+    first = block.get_token()
+    assert first.refresh_token is not None
+    second = block.get_token(force_refresh=True)
+    third = block.get_token(force_refresh=True)
+    assert len({first.secret(), second.secret(), third.secret()}) == 3
+    assert me(authlib_url, third)["sub"] == "alice"
+    grants = httpx.get(authlib_url + "/grants", timeout=10).json()["grants"]
+    assert grants[-3:] == ["password", "refresh_token", "refresh_token"], grants
 
 
 def test_password_grant_block_from_vault(authlib_url: str) -> None:
