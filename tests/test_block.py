@@ -49,7 +49,9 @@ def test_schema_marks_every_secret_field() -> None:
         for block in ("vault", "token_store_vault")
         for field in ("token", "secret_id", "jwt", "password")
     ]
-    assert sorted(schema["secret_fields"]) == sorted(["client_secret", "client_auth.private_key", *nested])
+    own = ["client_secret", "password", "service_account_key", "client_auth.private_key"]
+    assert sorted(schema["secret_fields"]) == sorted([*own, *nested])
+    assert schema["properties"]["password"]["format"] == "password"
     assert schema["properties"]["client_secret"]["format"] == "password"
     assert schema["block_type_slug"] == "vendor-credentials"
 
@@ -76,7 +78,11 @@ def test_custom_dialect_is_editable_as_plain_json(sandbox) -> None:
     ("kwargs", "message"),
     [
         ({"vendor": "sqr", "token_url": "http://api.sqr-group.com/v1/oauth/token"}, "plain http"),
-        ({"vendor": "nope"}, "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2' or 'custom'"),
+        (
+            {"vendor": "nope"},
+            "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2', 'google', "
+            "'salesforce' or 'custom'",
+        ),
         ({"vendor": "custom"}, "vendor 'custom' needs a Custom dialect"),
         ({"vendor": "oauth2"}, "no Token URL given"),
         ({"vendor": "sqr", "client_secret": None}, "client_id and client_secret are required"),

@@ -36,12 +36,15 @@ def test_the_blocks_load_on_first_use() -> None:
 
 def test_block_choices_come_from_the_tables() -> None:
     from prefect_vendortokens import DIALECT_NAMES, VaultCredentials, VendorCredentials
-    from prefect_vendortokens.blocks.settings import TokenStoreSettings
+    from prefect_vendortokens.blocks.settings import GRANTS, TokenStoreSettings
+    from prefect_vendortokens.core.presets import GRANT_PRESET_NAMES
     from prefect_vendortokens.stores.registry import STORES
     from prefect_vendortokens.vault.auth_methods import AUTH_METHODS
 
     vendor = VendorCredentials.model_fields["vendor"].annotation
-    assert typing.get_args(vendor) == (*DIALECT_NAMES, "custom")
+    assert typing.get_args(vendor) == (*DIALECT_NAMES, *GRANT_PRESET_NAMES, "custom")
+    grant = VendorCredentials.model_fields["grant"].annotation
+    assert typing.get_args(grant) == tuple(GRANTS)
     store = TokenStoreSettings.model_fields["kind"].annotation
     assert typing.get_args(store) == ("auto", *STORES)
     assert all(kind.name in TokenStoreSettings.model_fields["kind"].description for kind in STORES.values())

@@ -21,13 +21,14 @@ from ..engine.ports import ClientSource, TokenStore
 from ..stores.base import StoreLabel, StoreRequest
 from ..stores.journal import default_journal
 from ..stores.registry import STORES
-from ..transport.spec import ClientSpec
+from ..transport.spec import ClientSpec, GrantSecrets
 from ..vault.source import SecretRef, VaultClientSource
 from . import events
 from .settings import (
     GRANTS,
     AuthorizationSettings,
     ClientAuthSettings,
+    GrantFacts,
     HttpSettings,
     TokenStoreSettings,
     VaultSecretPath,
@@ -47,6 +48,9 @@ class AccountConfig(Protocol):
     client_secret: SecretStr
     scopes: list[str]
     grant: str
+    username: str
+    password: SecretStr
+    service_account_key: SecretStr
     issuer: str
     extra: dict[str, Any]
     vault: VaultCredentials | None
@@ -83,13 +87,50 @@ def account_key(block: AccountConfig) -> str:
         **({"grant": block.grant} if block.grant != "client_credentials" else {}),
         "vault": None
         if block.vault is None
-        else {"session": block.vault.session_key(), **block.vault_secret.model_dump()},
+        else {"session": block.vault.session_key(), **_vault_ref(block.vault_secret)},
     }
     if block.client_secret.get_secret_value():  # a changed inline secret is a different account
         account["secret"] = digest(block.client_secret.get_secret_value())
     if block.client_auth.private_key.get_secret_value():
         account["private_key"] = digest(block.client_auth.private_key.get_secret_value())
+    # The grants' own inputs, only when set: a user is another account, and so is another key
+    # file. Not the password: a user's changed password is the same account, and a hash of a
+    # guessable password must not be in a document name anyone may read (see cache_key).
+    if block.username.strip():
+        account["username"] = block.username.strip()
+    if block.service_account_key.get_secret_value().strip():
+        account["service_account_key"] = digest(block.service_account_key.get_secret_value())
     return digest(account)
+
+
+def _vault_ref(ref: VaultSecretPath) -> dict[str, Any]:
+    """The Vault reference in the identity; the grants' keys only when not their defaults, so
+    the keys (and stored tokens) of existing blocks stay as they were."""
+    later = ("username_key", "password_key", "service_account_key_key")
+    fields = type(ref).model_fields
+    return ref.model_dump(exclude={n for n in later if getattr(ref, n) == fields[n].default})
+
+
+def grant_facts(block: AccountConfig) -> GrantFacts:
+    """What the block gives its grant (``GrantKind.problem`` checks the row's needs against it);
+    a Vault reference may hold every secret, so it counts as giving them."""
+    dialect, vault = block.effective_dialect, block.vault is not None
+    given = {
+        "authorization endpoint": bool(block.authorization.authorization_url.strip() or block.issuer.strip()),
+        "device endpoint": bool(
+            block.authorization.device_authorization_url.strip()
+            or block.issuer.strip()
+            or dialect.default_device_authorization_url
+        ),
+        "username": bool(block.username.strip()) or vault,
+        "password": bool(block.password.get_secret_value()) or vault,
+        "signing key": bool(
+            block.client_auth.private_key.get_secret_value().strip()
+            or block.service_account_key.get_secret_value().strip()
+        )
+        or vault,
+    }
+    return GrantFacts(dialect, str(block.token_store.kind), frozenset(k for k, v in given.items() if v))
 
 
 def cache_key(block: AccountConfig) -> str:
@@ -105,6 +146,12 @@ def cache_key(block: AccountConfig) -> str:
             "client_auth": block.client_auth.model_dump(exclude={"private_key"}),
             "reuse_grace": block.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
+            # In this process only (never stored): a changed password builds a new client.
+            **(
+                {"password": digest(block.password.get_secret_value())}
+                if block.password.get_secret_value()
+                else {}
+            ),
         }
     )
 
@@ -126,6 +173,10 @@ def client_spec(block: AccountConfig) -> ClientSpec:
         signing_alg=auth.signing_alg.strip(),
         assertion_audience=auth.assertion_audience.strip(),
         label=block.label(),
+        grant=block.grant,
+        username=block.username.strip(),
+        token_url_given=bool(block.token_url.strip()),
+        device_authorization_url=block.authorization.device_authorization_url.strip(),
     )
 
 
@@ -135,8 +186,15 @@ def client_source(block: AccountConfig) -> ClientSource:
     if block.vault is None:
         client_id, secret = block.client_id.strip(), block.client_secret
         key = block.client_auth.private_key
-        return LazyClientSource(lambda: spec.client(client_id, secret, key))
+        grant_secrets = GrantSecrets(
+            password=block.password if block.password.get_secret_value() else None,
+            service_account_key=block.service_account_key
+            if block.service_account_key.get_secret_value().strip()
+            else None,
+        )
+        return LazyClientSource(lambda: spec.client(client_id, secret, key, grant_secrets))
     ref, needs = block.vault_secret, CLIENT_AUTH_NEEDS[spec.dialect.client_auth]
+    jwt_bearer, password = block.grant == "jwt_bearer", block.grant == "password"
     secret_ref = SecretRef(
         ref.path,
         ref.mount,
@@ -144,6 +202,11 @@ def client_source(block: AccountConfig) -> ClientSource:
         ref.client_id_key,
         ref.client_secret_key if needs == "client_secret" else "",
         ref.private_key_key if needs == "private_key" else "",
+        # jwt_bearer: the private key or a Google key file, whichever the secret holds.
+        signing_key_key=ref.private_key_key if jwt_bearer else "",
+        service_account_key_key=ref.service_account_key_key if jwt_bearer else "",
+        username_key=ref.username_key if password and not block.username.strip() else "",
+        password_key=ref.password_key if password else "",
     )
     return VaultClientSource(block.vault.session(), secret_ref, spec, client_id=block.client_id.strip())
 

@@ -17,8 +17,11 @@ from prefect.blocks.abstract import CredentialsBlock
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.device import DeviceAuthorization
 from ..core.dialect import CLIENT_AUTH_NEEDS, ClientAuth, TokenDialect
-from ..core.presets import DIALECT_NAMES, get_dialect
+from ..core.errors import DialectError
+from ..core.presets import DIALECT_NAMES, GRANT_PRESET_NAMES, get_dialect
+from ..core.service_account import parse_service_account_key
 from ..core.token import AccessToken
 from ..core.url import check_url
 from ..engine import consent
@@ -42,7 +45,7 @@ from .settings import (
 from .vault import VaultCredentials
 
 # Every preset, and "custom": a new preset needs no edit here.
-VendorName = Literal[(*DIALECT_NAMES, "custom")]  # type: ignore[valid-type]
+VendorName = Literal[(*DIALECT_NAMES, *GRANT_PRESET_NAMES, "custom")]  # type: ignore[valid-type]
 
 
 class VendorCredentials(TypedLoadErrors, CredentialsBlock):
@@ -63,7 +66,7 @@ class VendorCredentials(TypedLoadErrors, CredentialsBlock):
     _documentation_url = DOCS_URL  # type: ignore[assignment]
     _description = (
         "Client credentials for a vendor API with short-lived tokens (presets: "
-        + ", ".join(DIALECT_NAMES)
+        + ", ".join((*DIALECT_NAMES, *GRANT_PRESET_NAMES))
         + "; or 'custom' for a dialect of your own). Fill in the vendor, client ID and client secret "
         "(or a Vault block and secret path); the token URL defaults to the vendor's."
     )
@@ -100,6 +103,24 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     )
     scopes: list[str] = Field(default_factory=list, title="Scopes", description="Scopes to ask for.")
     grant: GrantName = Field(default="client_credentials", title="Grant", description=GRANT_HELP)
+    # The grants' own inputs (password, jwt_bearer): one block of lines, empty unless used.
+    username: str = Field(
+        default="",
+        title="Username",
+        description="Grant password: the user's name. Grant jwt_bearer: the assertion's subject "
+        "(Salesforce's user name, a Google user to act for); empty for none.",
+    )
+    password: SecretStr = Field(
+        default=SecretStr(""),
+        title="Password",
+        description="Grant password: the user's password, stored encrypted (or keep it in Vault).",
+    )
+    service_account_key: SecretStr = Field(
+        default=SecretStr(""),
+        title="Service-account key file (JSON)",
+        description="Grant jwt_bearer with vendor google: the whole downloaded key file; it fills the "
+        "issuer, key id, key and token URL. Stored encrypted (or keep it in Vault).",
+    )
     issuer: str = Field(
         default="",
         title="Issuer (discovery)",
@@ -178,11 +199,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             if value:
                 check_url(url=value, what=field, label=name, allow_http=self.http.allow_insecure_http)
         self._check_secrets(name)
-        problem = GRANTS[self.grant].problem(
-            self.effective_dialect,
-            self.token_store.kind,
-            bool(self.authorization.authorization_url.strip() or self.issuer.strip()),
-        )
+        problem = GRANTS[self.grant].problem(account.grant_facts(self))
         if problem:
             raise ValueError(f"{name}: {problem}")
         kind = STORES.get(self.token_store.kind)
@@ -196,16 +213,27 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         needs = CLIENT_AUTH_NEEDS[self.effective_dialect.client_auth]  # "client_secret", "private_key" or ""
         inline_secret = self.client_secret.get_secret_value().strip()
         inline_key = self.client_auth.private_key.get_secret_value().strip()
+        key_file = self.service_account_key.get_secret_value().strip()
         where = "or a Vault block and path"
+        if key_file:  # a mangled paste fails here, naming the field and never the key
+            try:
+                parse_service_account_key(key_file, where=f"{name} service_account_key", vendor=self.vendor)
+            except DialectError as exc:
+                raise ValueError(str(exc)) from None
         if self.vault is not None:
             if not self.vault_secret.path.strip():
                 raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")
-            for given, what in ((inline_secret, "client_secret"), (inline_key, "private key")):
+            for given, what in (
+                (inline_secret, "client_secret"),
+                (inline_key, "private key"),
+                (self.password.get_secret_value(), "password"),
+                (key_file, "service_account_key"),
+            ):
                 if given:
                     raise ValueError(f"{name}: give either an inline {what} or a Vault reference, not both")
         elif needs == "client_secret" and not (self.client_id.strip() and inline_secret):
             raise ValueError(f"{name}: client_id and client_secret are required (non-empty), {where}")
-        elif not self.client_id.strip():
+        elif not self.client_id.strip() and not key_file:  # a key file names its own issuer
             raise ValueError(f"{name}: client_id is required (non-empty), {where}")
         elif needs == "private_key" and not inline_key:
             raise ValueError(f"{name}: private_key_jwt needs client_auth.private_key, {where}")
@@ -275,12 +303,21 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         show_url: Callable[[str], None] = print,
         port: int | None = None,
         timeout: float = consent.CONSENT_TIMEOUT,
+        device: bool | None = None,
+        show: Callable[[DeviceAuthorization], None] | None = None,
     ) -> AccessToken:
-        """Run the user's consent for grant authorization_code (what `prefect-vendortokens
-        authorize` does): ``show_url`` gets the authorization URL to open; the redirect comes
-        back on ``127.0.0.1:port``. The token and its refresh token go to the shared store under
-        the refresh lock; returns the token. Interactive, so sync only."""
+        """Run the user's consent for grant authorization_code or device_code (what
+        `prefect-vendortokens authorize` does): ``show_url`` gets the authorization URL to open;
+        the redirect comes back on ``127.0.0.1:port``. With ``device`` (the default for grant
+        device_code), the device flow (RFC 8628) instead: ``show`` gets the verification URI and
+        user code to show the person, and the token endpoint is polled until they approve
+        elsewhere. The token and its refresh token go to the shared store under the refresh lock;
+        returns the token. Interactive, so sync only."""
         settings = self.authorization
+        if device or (device is None and self.grant == "device_code"):
+            return consent.authorize_device(
+                self.manager(), show=show or consent.print_device_authorization, timeout=timeout
+            )
         return consent.authorize(
             self.manager(),
             show_url=show_url,

@@ -67,7 +67,19 @@ class VaultSecretPath(_Group):
     private_key_key: str = Field(
         default="private_key",
         title="Private key key",
-        description="Key of the private key (PEM or JWK), for client authentication private_key_jwt.",
+        description="Key of the private key (PEM or JWK), for private_key_jwt and grant jwt_bearer.",
+    )
+    # The user grants' secrets (grant password; grant jwt_bearer's Google key file).
+    username_key: str = Field(
+        default="username",
+        title="Username key",
+        description="Key of the user name (grant password; ignored when Username is filled in).",
+    )
+    password_key: str = Field(default="password", title="Password key", description="Key of the password.")
+    service_account_key_key: str = Field(
+        default="service_account_key",
+        title="Service-account key file key",
+        description="Key of a Google service-account key file (its JSON text or object), grant jwt_bearer.",
     )
 
 
@@ -84,22 +96,48 @@ class GrantKind:
     # The dialect's grant values the grant needs (empty: the vendor lacks it), and their name.
     dialect_needs: tuple[str, ...] = ()
     needs_text: str = ""
+    # What the block must give (names of ``GrantFacts.given``): "authorization endpoint",
+    # "device endpoint", "username", "password", "signing key".
+    block_needs: tuple[str, ...] = ()
+    # A person consents with `authorize` (the loopback redirect, or --device).
+    consent: bool = False
 
-    def problem(self, dialect: TokenDialect, store: str, has_authorization_endpoint: bool) -> str:
+    def problem(self, facts: GrantFacts) -> str:
         """What keeps a block from using this grant ("" for nothing)."""
+        dialect = facts.dialect
         if not all(getattr(dialect, need) for need in self.dialect_needs):
             return (
                 f"grant {self.name} needs a vendor with {self.needs_text}; {dialect.name!r} lacks one "
                 "(pick oauth2, slashid or a custom dialect)"
             )
-        if self.user and store == "memory":
+        if self.user and facts.store == "memory":
             return (
                 f"grant {self.name} keeps its refresh token in a shared store; choose token store "
                 "prefect, vault or auto"
             )
-        if self.user and not has_authorization_endpoint:
-            return f"grant {self.name} needs authorization.authorization_url or an issuer"
+        missing = [need for need in self.block_needs if need not in facts.given]
+        if missing:
+            return f"grant {self.name} needs {' and '.join(_NEED_TEXT[need] for need in missing)}"
         return ""
+
+
+@dataclass(frozen=True)
+class GrantFacts:
+    """What a block gives a grant, as ``GrantKind.problem`` reads it (a Vault reference counts
+    as giving the secrets it may hold)."""
+
+    dialect: TokenDialect
+    store: str
+    given: frozenset[str]
+
+
+_NEED_TEXT = {
+    "authorization endpoint": "authorization.authorization_url or an issuer",
+    "device endpoint": "authorization.device_authorization_url, an issuer or a vendor with a device endpoint",
+    "username": "username (or the Vault secret's username_key)",
+    "password": "password (or the Vault secret's password_key)",
+    "signing key": "client_auth.private_key or service_account_key (or either in the Vault secret)",
+}
 
 
 GRANTS: dict[str, GrantKind] = {
@@ -113,6 +151,34 @@ GRANTS: dict[str, GrantKind] = {
             user=True,
             dialect_needs=("authorization_code_grant", "refresh_grant"),
             needs_text="the authorization-code and refresh grants",
+            block_needs=("authorization endpoint",),
+            consent=True,
+        ),
+        GrantKind(
+            "device_code",
+            "a user's, after their consent on another device (RFC 8628), given once with "
+            "`prefect-vendortokens authorize BLOCK --device`: for a worker with no browser; the "
+            "refresh token is kept in the shared token store and renewed there.",
+            user=True,
+            dialect_needs=("device_code_grant", "refresh_grant"),
+            needs_text="the device code and refresh grants",
+            block_needs=("device endpoint",),
+            consent=True,
+        ),
+        GrantKind(
+            "jwt_bearer",
+            "a service account's: an assertion signed with the private key (or a Google "
+            "service-account key file) is the grant (RFC 7523); username is its subject, if any.",
+            dialect_needs=("jwt_bearer_grant",),
+            needs_text="the JWT bearer grant",
+            block_needs=("signing key",),
+        ),
+        GrantKind(
+            "password",
+            "a user's name and password (RFC 6749 4.3), with the client's own authentication.",
+            dialect_needs=("password_grant",),
+            needs_text="the password grant",
+            block_needs=("username", "password"),
         ),
     )
 }
@@ -169,7 +235,8 @@ class ClientAuthSettings(_Group):
 
 
 class AuthorizationSettings(_Group):
-    """The user consent of grant authorization_code, run once by `prefect-vendortokens authorize`."""
+    """The user consent of grants authorization_code and device_code, run once by
+    `prefect-vendortokens authorize`."""
 
     model_config = ConfigDict(title="User authorization settings")
 
@@ -187,6 +254,11 @@ class AuthorizationSettings(_Group):
     )
     redirect_path: str = Field(
         default="/callback", title="Redirect path", description="Path of the redirect URI."
+    )
+    device_authorization_url: str = Field(
+        default="",
+        title="Device authorization URL",
+        description="For `authorize --device` (RFC 8628): empty for the issuer's metadata or the vendor's.",
     )
     extra_params: dict[str, str] = Field(
         default_factory=dict,

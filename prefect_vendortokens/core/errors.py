@@ -115,6 +115,16 @@ class AuthorizationError(TokenError):
     ``state`` did not match, or no answer came before the deadline."""
 
 
+class DeviceAuthorizationDeniedError(AuthorizationError):
+    """The person refused the device authorization (RFC 8628 ``access_denied``); asking again
+    needs a new device code and the person's consent."""
+
+
+class DeviceCodeExpiredError(AuthorizationError):
+    """The device code lapsed before the person approved it (RFC 8628 ``expired_token``, or its
+    ``expires_in`` passed while polling); start a new device authorization."""
+
+
 class VendorUnavailableError(TokenError):
     """The vendor is down or overloaded (5xx, 408). Worth retrying, after ``retry_after`` if set."""
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,17 +22,22 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import JsonValue, SecretStr
 
+from ..core.device import DeviceAuthorization, DevicePoll, parse_device_authorization
 from ..core.dialect import TokenDialect
-from ..core.errors import DialectError, TokenResponseError, TokenTransportError
+from ..core.errors import AuthorizationRequiredError, DialectError, TokenResponseError, TokenTransportError
 from ..core.pkce import Pkce
 from ..core.presets import get_dialect
 from ..core.request import (
     AuthorizationCodeGrant,
     ClientCredentials,
     ClientCredentialsGrant,
+    DeviceCodeGrant,
     Grant,
+    JwtBearerGrant,
+    PasswordGrant,
     RefreshGrant,
     TokenRequest,
+    build_device_authorization_request,
     build_token_request,
 )
 from ..core.response import parse_token_response, safe_url
@@ -63,10 +69,18 @@ class TokenClient:
         signing_alg: str = "",
         assertion_audience: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
+        grant: str = "client_credentials",
+        username: str = "",
+        password: SecretStr | str | None = None,
+        device_authorization_url: str | None = None,
     ) -> None:
         """``private_key`` (PEM or JWK), ``key_id``, ``signing_alg`` and ``assertion_audience``
-        are for the dialect's ``private_key_jwt`` client authentication. ``transport`` replaces
-        the network (httpx's ``MockTransport``, for unit tests)."""
+        are for the dialect's ``private_key_jwt`` client authentication and the ``jwt_bearer``
+        grant's assertion. ``grant`` is what ``fetch`` asks with: ``client_credentials``,
+        ``password`` (``username``, ``password``) or ``jwt_bearer`` (issuer the client id,
+        subject ``username`` if any); the user grants (``authorization_code``, ``device_code``)
+        have no fetch. ``transport`` replaces the network (httpx's ``MockTransport``, for unit
+        tests)."""
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         url = token_url or self.dialect.default_token_url
         if not url:
@@ -97,6 +111,16 @@ class TokenClient:
             assertion_audience=assertion_audience,
         )
         self.authorization_url_base = authorization_url
+        if grant not in FETCH_GRANTS and grant not in USER_GRANTS:
+            raise DialectError(f"unknown grant {grant!r}", vendor=self.dialect.name)
+        self.grant: str = grant
+        self.username: str = username
+        self.password: SecretStr | None = SecretStr(password) if isinstance(password, str) else password
+        if device_authorization_url:
+            refuse_user_info(device_authorization_url, "device authorization URL", vendor=self.dialect.name)
+        self.device_authorization_url = (
+            device_authorization_url or self.dialect.default_device_authorization_url
+        )
         self.timeout = timeout
         self.verify = verify
         self._transport = transport
@@ -128,6 +152,9 @@ class TokenClient:
         options["authorization_url"] = (
             options.get("authorization_url") or metadata.authorization_endpoint or None
         )
+        options["device_authorization_url"] = (
+            options.get("device_authorization_url") or metadata.device_authorization_endpoint or None
+        )
         return cls(dialect, token_url or metadata.token_endpoint, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
@@ -138,11 +165,93 @@ class TokenClient:
 
     # --- grants ------------------------------------------------------------------------
     def fetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
-        """A new token with the client-credentials grant."""
-        return self._send(self._build(ClientCredentialsGrant(_scopes(scopes))))
+        """A new token with the client's own grant (client credentials, password, JWT bearer)."""
+        return self._send(self._build(self._fetch_grant(scopes)))
 
     async def afetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
-        return await self._asend(self._build(ClientCredentialsGrant(_scopes(scopes))))
+        return await self._asend(self._build(self._fetch_grant(scopes)))
+
+    def _fetch_grant(self, scopes: Iterable[str] | None) -> Grant:
+        """The grant ``fetch`` sends: a row of ``FETCH_GRANTS``. A user grant has none: only
+        the consent (``authorize``) and its refresh token give tokens."""
+        make = FETCH_GRANTS.get(self.grant)
+        if make is None:
+            raise AuthorizationRequiredError(
+                f"grant {self.grant} needs a person's consent first: run `prefect-vendortokens authorize`",
+                vendor=self.dialect.name,
+            )
+        return make(self, _scopes(scopes))
+
+    # --- the device authorization grant (RFC 8628) --------------------------------------
+    def device_authorization(self, scopes: Iterable[str] | None = None) -> DeviceAuthorization:
+        """Start a device authorization: the user code and verification URI to show."""
+        return run_bounded(self.adevice_authorization(scopes), self.timeout)
+
+    async def adevice_authorization(self, scopes: Iterable[str] | None = None) -> DeviceAuthorization:
+        url = self.device_authorization_url or ""
+        if url:
+            refuse_user_info(url, "device authorization URL", vendor=self.dialect.name)
+        request = build_device_authorization_request(
+            self.dialect, self.credentials, url=url, scopes=_scopes(scopes)
+        )
+        status, headers, body, _ = await exchange(
+            request,
+            vendor=self.dialect.name,
+            token_url=request.url,
+            timeout=self.timeout,
+            verify=self._ssl_context(),
+            transport=self._transport,
+        )
+        return parse_device_authorization(
+            self.dialect,
+            status=status,
+            headers=headers,
+            body=body,
+            url=request.url,
+            secrets=request.scrubbed(),
+        )
+
+    def poll_device(
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AccessToken | DevicePoll:
+        """One poll of the token endpoint (``core.device``'s state machine decides, on
+        ``clock``, the one ``poll`` started on): the token, the state to poll on from, or a
+        typed error (denied, expired, refused)."""
+        return run_bounded(self.apoll_device(authorization, poll, clock=clock), self.timeout)
+
+    async def apoll_device(
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AccessToken | DevicePoll:
+        request = self._build(DeviceCodeGrant(authorization.device_code))
+        try:
+            status, headers, body, sent_at = await exchange(
+                request,
+                vendor=self.dialect.name,
+                token_url=self.credentials.token_url,
+                timeout=self.timeout,
+                verify=self._ssl_context(),
+                transport=self._transport,
+            )
+        except TokenTransportError:  # a lost answer: the device code is still good, wait longer
+            return poll.failed(now=clock())
+        return poll.answer(
+            self.dialect,
+            status=status,
+            headers=headers,
+            body=body,
+            sent_at=sent_at,
+            now=clock(),
+            token_url=self.credentials.token_url,
+            secrets=request.scrubbed(),
+        )
 
     def refresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
         """A new token with the refresh grant; keeps the old refresh token if none is returned."""
@@ -292,6 +401,17 @@ async def exchange(
             secrets=request.scrubbed(),
         ) from None
     return status, headers, body, sent_at
+
+
+# The grants ``fetch`` can send without a person, by the block's grant name (a row each).
+FETCH_GRANTS: dict[str, Callable[[TokenClient, tuple[str, ...] | None], Grant]] = {
+    "client_credentials": lambda client, scopes: ClientCredentialsGrant(scopes),
+    "password": lambda client, scopes: PasswordGrant(
+        client.username, client.password or SecretStr(""), scopes
+    ),
+    "jwt_bearer": lambda client, scopes: JwtBearerGrant(subject=client.username, scopes=scopes),
+}
+USER_GRANTS = ("authorization_code", "device_code")  # a person's consent, then refresh only
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

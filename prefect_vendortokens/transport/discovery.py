@@ -33,6 +33,7 @@ class ServerMetadata:
     issuer: str
     token_endpoint: str
     authorization_endpoint: str = ""
+    device_authorization_endpoint: str = ""  # RFC 8628 4
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
 
@@ -142,6 +143,12 @@ def _parse(issuer: str, url: str, body: bytes) -> ServerMetadata:
         issuer=str(doc["issuer"]),
         token_endpoint=token_endpoint,
         authorization_endpoint=authorization_endpoint if isinstance(authorization_endpoint, str) else "",
+        device_authorization_endpoint=_http_url(doc.get("device_authorization_endpoint")),
         token_endpoint_auth_methods_supported=names("token_endpoint_auth_methods_supported"),
         code_challenge_methods_supported=names("code_challenge_methods_supported"),
     )
+
+
+def _http_url(value: object) -> str:
+    """An endpoint of the metadata, if it is an http(s) URL ("" otherwise: not offered)."""
+    return value if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") else ""

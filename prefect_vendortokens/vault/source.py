@@ -4,6 +4,7 @@ cache); the token client is rebuilt, from the account's ``ClientSpec``, only whe
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from pydantic import SecretStr
 
 from ..core.identity import digest
 from ..transport.client import TokenClient
-from ..transport.spec import ClientSpec
+from ..transport.spec import ClientSpec, GrantSecrets
 from .errors import VaultSecretNotFoundError
 from .session import VaultSession
 
@@ -26,6 +27,12 @@ class SecretRef:
     client_id_key: str = "client_id"
     client_secret_key: str = "client_secret"  # "" when the client authenticates without one
     private_key_key: str = ""  # set for private_key_jwt
+    # Grant jwt_bearer: the secret holds a private key or a Google key file (either will do).
+    signing_key_key: str = ""
+    service_account_key_key: str = ""
+    # Grant password: the user's name (unless the block names one) and password.
+    username_key: str = ""
+    password_key: str = ""
 
 
 class VaultClientSource:
@@ -44,11 +51,20 @@ class VaultClientSource:
     def client(self, fresh: bool = False) -> TokenClient:
         ref = self._ref
         data = self._session.read_secret(ref.path, mount=ref.mount, version=ref.version, fresh=fresh)
+        key_file = data.get(ref.service_account_key_key) if ref.service_account_key_key else None
         client_id = self._client_id or data.get(ref.client_id_key)
         secret = data.get(ref.client_secret_key) if ref.client_secret_key else ""
         key = data.get(ref.private_key_key) if ref.private_key_key else ""
-        needed = [(ref.client_id_key, client_id)]
+        if ref.signing_key_key and not key_file:
+            key = key or data.get(ref.signing_key_key) or ""
+        username = data.get(ref.username_key) if ref.username_key else ""
+        password = data.get(ref.password_key) if ref.password_key else ""
+        # A key file names its issuer: no client id needed beside it.
+        needed = [] if key_file else [(ref.client_id_key, client_id)]
         needed += [(k, v) for k, v in ((ref.client_secret_key, secret), (ref.private_key_key, key)) if k]
+        needed += [(k, v) for k, v in ((ref.username_key, username), (ref.password_key, password)) if k]
+        if ref.signing_key_key and not key_file:
+            needed.append((f"{ref.signing_key_key} (or {ref.service_account_key_key})", key))
         missing = [k for k, v in needed if not v]
         if missing:
             config = self._session.config
@@ -60,11 +76,21 @@ class VaultClientSource:
                 mount=ref.mount,
                 path=ref.path,
             )
-        fingerprint = digest(f"{client_id}\0{secret}\0{key}")
+        # Vault's KV may hold the key file as its JSON text or as the object itself.
+        key_text = json.dumps(key_file) if isinstance(key_file, dict) else str(key_file or "")
+        fingerprint = digest(f"{client_id}\0{secret}\0{key}\0{username}\0{password}\0{key_text}")
         with self._lock:
             if fingerprint != self._fingerprint or self._client is None:
+                grant_secrets = GrantSecrets(
+                    password=SecretStr(str(password)) if password else None,
+                    service_account_key=SecretStr(key_text) if key_text else None,
+                    username=str(username or ""),
+                )
                 self._client = self._spec.client(
-                    str(client_id), SecretStr(str(secret)), SecretStr(str(key)) if key else None
+                    str(client_id or ""),
+                    SecretStr(str(secret)),
+                    SecretStr(str(key)) if key else None,
+                    grant_secrets,
                 )
                 self._fingerprint = fingerprint
             return self._client

@@ -1,16 +1,24 @@
 """One oidc-provider for the interop tests, with our clients: the defaults of
-``provider/default-clients.json``, the private_key_jwt client's key generated here."""
+``provider/default-clients.json``, the private_key_jwt client's key generated here, and a test CA
+(made here) for its mTLS listener: the server's certificate, ``mtls-client``'s CA-issued one and
+``self-signed-client``'s self-signed one (registered as its JWKS ``x5c``)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from joserfc.jwk import RSAKey
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from joserfc.jwk import ECKey, RSAKey
 
+from .certs import Issued, TestCA, self_signed
 from .provider_server import PROVIDER, Provider, provider
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass
@@ -18,10 +26,20 @@ class Interop:
     server: Provider
     private_key_pem: str
     key_id: str
+    ca: TestCA
+    mtls_client: Issued  # CA-issued, CN=mtls-client (tls_client_auth)
+    self_signed_client: Issued  # registered with self-signed-client (self_signed_tls_client_auth)
 
     @property
     def issuer(self) -> str:
         return self.server.issuer
+
+
+def x5c_jwk(issued: Issued) -> dict:
+    """The certificate as a public JWK with ``x5c``, as a client registers it."""
+    cert = x509.load_pem_x509_certificate(issued.certificate.encode())
+    jwk = ECKey.import_key(issued.private_key).as_dict(private=False)
+    return {**jwk, "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]}
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +49,19 @@ def interop() -> Iterator[Interop]:
     for client in clients:
         if client["client_id"] == "jwt-client":
             client["jwks"] = {"keys": [key.as_dict(private=False)]}
-    with provider(clients) as server:
-        yield Interop(server, key.as_pem(private=True).decode(), "interop-key-1")
+    ca = TestCA()
+    server_cert, mtls_client, own = ca.server(), ca.client("mtls-client"), self_signed("self-signed-client")
+    clients.append(
+        {
+            "client_id": "self-signed-client",
+            "token_endpoint_auth_method": "self_signed_tls_client_auth",
+            "tls_client_certificate_bound_access_tokens": True,
+            "jwks": {"keys": [x5c_jwk(own)]},
+            "grant_types": ["client_credentials", DEVICE_GRANT],
+            "redirect_uris": [],
+            "response_types": [],
+        }
+    )
+    tls = {"cert": server_cert.certificate, "key": server_cert.private_key, "ca": ca.certificate}
+    with provider(clients, tls=tls) as server:
+        yield Interop(server, key.as_pem(private=True).decode(), "interop-key-1", ca, mtls_client, own)
