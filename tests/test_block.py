@@ -49,7 +49,9 @@ def test_schema_marks_every_secret_field() -> None:
         for block in ("vault", "token_store_vault")
         for field in ("token", "secret_id", "jwt", "password")
     ]
-    assert sorted(schema["secret_fields"]) == sorted(["client_secret", "client_auth.private_key", *nested])
+    assert sorted(schema["secret_fields"]) == sorted(
+        ["client_secret", "client_auth.private_key", "client_auth.tls_key", *nested]
+    )
     assert schema["properties"]["client_secret"]["format"] == "password"
     assert schema["block_type_slug"] == "vendor-credentials"
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from ..core.caches import ProcessCache
-from ..core.dialect import CLIENT_AUTH_NEEDS, TokenDialect
+from ..core.dialect import CLIENT_AUTH_NEEDS, MTLS_AUTH, TokenDialect
 from ..core.identity import digest
 from ..core.response import safe_url
 from ..engine.manager import LazyClientSource, TokenManager, manager_for
@@ -54,6 +54,7 @@ class AccountConfig(Protocol):
     token_store: TokenStoreSettings
     token_store_vault: VaultCredentials | None
     client_auth: ClientAuthSettings
+    dpop: bool
     authorization: AuthorizationSettings
     http: HttpSettings
 
@@ -83,13 +84,33 @@ def account_key(block: AccountConfig) -> str:
         **({"grant": block.grant} if block.grant != "client_credentials" else {}),
         "vault": None
         if block.vault is None
-        else {"session": block.vault.session_key(), **block.vault_secret.model_dump()},
+        else {"session": block.vault.session_key(), **_vault_ref(block.vault_secret)},
     }
     if block.client_secret.get_secret_value():  # a changed inline secret is a different account
         account["secret"] = digest(block.client_secret.get_secret_value())
     if block.client_auth.private_key.get_secret_value():
         account["private_key"] = digest(block.client_auth.private_key.get_secret_value())
+    # Tokens bound to a certificate or a DPoP key are another account's (only when set: the keys
+    # of existing blocks stay as they were).
+    if block.client_auth.tls_certificate.strip():
+        account["tls_certificate"] = digest(block.client_auth.tls_certificate.strip())
+    if block.client_auth.tls_key.get_secret_value():
+        account["tls_key"] = digest(block.client_auth.tls_key.get_secret_value())
+    if block.dpop:
+        account["dpop"] = True
     return digest(account)
+
+
+# Keys of the Vault secret added after 0.1: in the identity only when changed from their default.
+_ADDED_VAULT_KEYS = ("tls_certificate_key", "tls_key_key")
+
+
+def _vault_ref(ref: VaultSecretPath) -> dict[str, Any]:
+    data = ref.model_dump()
+    for name in _ADDED_VAULT_KEYS:
+        if data[name] == VaultSecretPath.model_fields[name].default:
+            del data[name]
+    return data
 
 
 def cache_key(block: AccountConfig) -> str:
@@ -102,7 +123,7 @@ def cache_key(block: AccountConfig) -> str:
             "account": account_key(block),
             "http": block.http.model_dump(),
             "store": block.token_store.model_dump(),
-            "client_auth": block.client_auth.model_dump(exclude={"private_key"}),
+            "client_auth": block.client_auth.model_dump(exclude={"private_key", "tls_key"}),
             "reuse_grace": block.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
         }
@@ -125,6 +146,7 @@ def client_spec(block: AccountConfig) -> ClientSpec:
         key_id=auth.key_id.strip(),
         signing_alg=auth.signing_alg.strip(),
         assertion_audience=auth.assertion_audience.strip(),
+        dpop=block.dpop,
         label=block.label(),
     )
 
@@ -132,10 +154,13 @@ def client_spec(block: AccountConfig) -> ClientSpec:
 def client_source(block: AccountConfig) -> ClientSource:
     """Inline credentials, or the Vault secret they are read from at use time."""
     spec = client_spec(block)
+    mtls = spec.dialect.client_auth in MTLS_AUTH
+    certificate = block.client_auth.tls_certificate.strip()
     if block.vault is None:
         client_id, secret = block.client_id.strip(), block.client_secret
         key = block.client_auth.private_key
-        return LazyClientSource(lambda: spec.client(client_id, secret, key))
+        tls = (certificate, block.client_auth.tls_key) if mtls else None
+        return LazyClientSource(lambda: spec.client(client_id, secret, key, tls))
     ref, needs = block.vault_secret, CLIENT_AUTH_NEEDS[spec.dialect.client_auth]
     secret_ref = SecretRef(
         ref.path,
@@ -144,8 +169,16 @@ def client_source(block: AccountConfig) -> ClientSource:
         ref.client_id_key,
         ref.client_secret_key if needs == "client_secret" else "",
         ref.private_key_key if needs == "private_key" else "",
+        ref.tls_certificate_key if mtls else "",
+        ref.tls_key_key if mtls else "",
     )
-    return VaultClientSource(block.vault.session(), secret_ref, spec, client_id=block.client_id.strip())
+    return VaultClientSource(
+        block.vault.session(),
+        secret_ref,
+        spec,
+        client_id=block.client_id.strip(),
+        certificate=certificate if mtls else "",
+    )
 
 
 # --- the shared store -------------------------------------------------------------------------
@@ -216,6 +249,10 @@ def httpx_options(block: AccountConfig, kwargs: dict[str, Any], *, asynchronous:
     dialect = block.effective_dialect
     auth = VendorTokenAuth(manager(block), dialect.auth_header, dialect.auth_scheme)
     options = {"timeout": block.http.timeout, **kwargs, "auth": auth}
+    if "verify" not in options and block.effective_dialect.client_auth in MTLS_AUTH:
+        # The token is bound to the client certificate: every API call presents it (the token
+        # requests' own context; building it may read Vault and the issuer's metadata).
+        options["verify"] = auth.manager.source.client().tls_context()
     options.setdefault("verify", client_spec(block).verify())
     hooks = dict(options.pop("event_hooks", None) or {})
     strip = auth.astrip_on_redirect if asynchronous else auth.strip_on_redirect

@@ -32,6 +32,7 @@ class ClientSpec:
     key_id: str = ""
     signing_alg: str = ""
     assertion_audience: str = ""
+    dpop: bool = False  # ask for DPoP-bound tokens (RFC 9449)
     label: str = ""  # names the account in errors
 
     def verify(self) -> bool | ssl.SSLContext:
@@ -48,10 +49,15 @@ class ClientSpec:
             ) from None
 
     def client(
-        self, client_id: str, client_secret: SecretStr, private_key: SecretStr | None = None
+        self,
+        client_id: str,
+        client_secret: SecretStr,
+        private_key: SecretStr | None = None,
+        tls: tuple[str, SecretStr] | None = None,
     ) -> TokenClient:
-        """The account's client with these credentials; with an issuer, its endpoints come from
-        discovery (a blocking read, cached per process: the manager builds clients in a thread)."""
+        """The account's client with these credentials (``tls``: the mutual-TLS client
+        certificate and its key, PEM); with an issuer, its endpoints come from discovery (a
+        blocking read, cached per process: the manager builds clients in a thread)."""
         options: dict[str, Any] = {
             "scopes": self.scopes,
             "extra": self.extra,
@@ -62,6 +68,8 @@ class ClientSpec:
             "key_id": self.key_id,
             "signing_alg": self.signing_alg,
             "assertion_audience": self.assertion_audience,
+            "dpop": self.dpop,
+            **({"tls_certificate": tls[0], "tls_key": tls[1]} if tls is not None else {}),
         }
         if self.issuer:
             return TokenClient.from_issuer(
