@@ -197,3 +197,26 @@ def test_an_mtls_client_needs_its_certificate() -> None:
     mtls = get_dialect("oauth2", client_auth="tls_client_auth")
     with pytest.raises(DialectError, match="needs a client certificate and its private key"):
         TokenClient(mtls, TOKEN_URL, "c")
+
+
+def test_the_client_auth_table_lists_every_method_with_a_test_that_exists() -> None:
+    """docs/client-auth.md: one row per method of the block's table, each naming a test that is
+    there (file and function)."""
+    from pathlib import Path
+
+    from prefect_vendortokens.blocks.settings import CLIENT_AUTH_METHODS
+
+    root = Path(__file__).resolve().parents[1]
+    rows = [
+        [cell.strip().strip("`") for cell in line.strip().strip("|").split("|")]
+        for line in (root / "docs/client-auth.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    table = {row[0]: row for row in rows if row[0] in CLIENT_AUTH_METHODS or row[0] == "client_auth.method"}
+    assert set(table) - {"client_auth.method"} == set(CLIENT_AUTH_METHODS)
+    for method, row in table.items():
+        if method == "client_auth.method":
+            continue
+        assert row[1] == CLIENT_AUTH_METHODS[method], row
+        path, _, function = row[-1].partition("::")
+        assert function and f"def {function}(" in (root / path).read_text(), row
