@@ -220,3 +220,37 @@ def test_the_client_auth_table_lists_every_method_with_a_test_that_exists() -> N
         assert row[1] == CLIENT_AUTH_METHODS[method], row
         path, _, function = row[-1].partition("::")
         assert function and f"def {function}(" in (root / path).read_text(), row
+
+
+def test_pem_pasted_into_a_one_line_field_still_loads() -> None:
+    """A browser drops the line breaks of an ``<input>``: the certificate and key still load."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from prefect_vendortokens.core.mtls import check_client_certificate
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "one-line")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    flat_cert, flat_key = cert_pem.replace("\n", ""), key_pem.replace("\n", "")
+    check_client_certificate(flat_cert, SecretStr(flat_key))  # cryptography reads one-line PEM
+    with pytest.raises(DialectError, match="not a PEM private key"):  # and a broken one is refused
+        check_client_certificate(flat_cert, SecretStr(flat_key[:-40]))
