@@ -78,7 +78,7 @@ class VaultSecretPath(_Group):
     )
     tls_key_key: str = Field(
         default="tls_key",
-        title="Client certificate's private key key",
+        title="Client certificate private key key",
         description="Key of the client certificate's private key (PEM), for mutual TLS.",
     )
 
@@ -185,13 +185,13 @@ class ClientAuthSettings(_Group):
     # Mutual TLS (RFC 8705): the client certificate and its key (or both in Vault).
     tls_certificate: str = Field(
         default="",
-        title="Client certificate",
+        title="Client certificate (PEM)",
         description="For tls_client_auth / self_signed_tls_client_auth: the client certificate (PEM, "
         "the leaf first, then any intermediates); empty to read it from Vault.",
     )
     tls_key: SecretStr = Field(
         default=SecretStr(""),
-        title="Client certificate's private key",
+        title="Client certificate private key (PEM)",
         description="Its private key (PEM), stored encrypted (or leave empty and keep it in Vault).",
     )
 
