@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -70,6 +71,14 @@ BOUND_USER_CLIENTS = [
 
 @pytest.fixture(scope="session")
 def interop() -> Iterator[Interop]:
+    with running_interop() as it:
+        yield it
+
+
+@contextlib.contextmanager
+def running_interop() -> Iterator[Interop]:
+    """The provider with our clients and the test CA, for as long as the block runs (the
+    fixture above; the UI tests start their own)."""
     key = RSAKey.generate_key(2048, parameters={"kid": "interop-key-1", "use": "sig", "alg": "RS256"})
     clients = json.loads((PROVIDER / "default-clients.json").read_text())["clients"]
     for client in clients:
