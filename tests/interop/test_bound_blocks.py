@@ -13,6 +13,7 @@ import logging
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -53,7 +54,7 @@ def _saved(name: str, **settings) -> VendorCredentials:
     return VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
 
 
-def _dpop_block(interop: Interop, name: str) -> VendorCredentials:
+def _dpop_block(interop: Interop, name: str, **store) -> VendorCredentials:
     return _saved(
         name,
         vendor="oauth2",
@@ -64,15 +65,33 @@ def _dpop_block(interop: Interop, name: str) -> VendorCredentials:
         dpop=True,
         scopes=USER_SCOPES,
         authorization={"extra_params": {"prompt": "consent"}},
-        token_store={"kind": "prefect"},
+        **(store or {"token_store": {"kind": "prefect"}}),
     )
 
 
+@pytest.fixture(params=["prefect", "vault"])
+def store(request) -> Iterator[dict]:
+    """The block's token store: Prefect's, or Vault's (OpenBao)."""
+    if request.param == "prefect":
+        yield {"token_store": {"kind": "prefect"}}
+        return
+    with OpenBao() as bao:
+        vault = VaultCredentials(address=bao.address, auth_method="token", token="root")
+        yield {"token_store": {"kind": "vault"}, "token_store_vault": vault}
+
+
 def test_dpop_bound_token_used_by_get_client_and_kept_with_its_key(
-    prefect_server, interop: Interop, caplog, capfd
+    prefect_server, interop: Interop, caplog, capfd, store: dict
 ) -> None:
+    from prefect.settings import PREFECT_RESULTS_PERSIST_BY_DEFAULT, temporary_settings
+
+    from prefect_vendortokens.flows.rotation import rotate_tokens
+
     caplog.set_level(logging.DEBUG)
-    block = _dpop_block(interop, "interop-dpop")
+    for logger in ("prefect", "prefect_vendortokens", "httpx", "httpcore"):
+        logging.getLogger(logger).setLevel(logging.DEBUG)
+    name = f"interop-dpop-{store['token_store']['kind']}"
+    block = _dpop_block(interop, name, **store)
     token = _authorize(interop, block)
     assert token.token_type == "DPoP" and token.dpop_key is not None
     assert _private_d(token.dpop_key.get_secret_value()) not in repr(token) + str(token)
@@ -100,7 +119,7 @@ def test_dpop_bound_token_used_by_get_client_and_kept_with_its_key(
     assert stored is not None and stored.dpop_key is not None
     assert stored.dpop_key.get_secret_value() == token.dpop_key.get_secret_value()
     clear_token_cache()
-    fresh = VendorCredentials.load("interop-dpop", _sync=True)  # type: ignore[call-arg]
+    fresh = VendorCredentials.load(name, _sync=True)  # type: ignore[call-arg]
     with fresh.get_client() as http:
         assert http.get(userinfo).status_code == 200
     renewed = fresh.get_token(force_refresh=True)
@@ -113,12 +132,23 @@ def test_dpop_bound_token_used_by_get_client_and_kept_with_its_key(
     # A bearer use of the bound token is refused: the binding is real.
     assert httpx.get(userinfo, headers={"Authorization": f"Bearer {renewed.secret()}"}).status_code == 401
 
-    assert renewed.refresh_token is not None
+    # The rotation flow renews it (a flow run, its events, persisted results), still bound.
+    clear_token_cache()
+    with temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True}):
+        rows = rotate_tokens(block_names=[name], horizon_seconds=24 * 3600)
+    assert [r["status"] for r in rows] == ["refreshed"]
+    rotated = VendorCredentials.load(name, _sync=True).get_token()  # type: ignore[call-arg]
+    assert interop.server.introspect(rotated.secret())["cnf"] == {"jkt": key.thumbprint}
+    assert interop.server.reuse_revocations() == []
+
+    assert renewed.refresh_token is not None and rotated.refresh_token is not None
     canaries = [
         _private_d(token.dpop_key.get_secret_value()),
         token.secret(),
         renewed.secret(),
         renewed.refresh_token.get_secret_value(),
+        rotated.secret(),
+        rotated.refresh_token.get_secret_value(),
     ]
     assert prefect_server.scan(canaries) == []
     out, err = capfd.readouterr()
