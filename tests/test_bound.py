@@ -254,3 +254,14 @@ def test_pem_pasted_into_a_one_line_field_still_loads() -> None:
     check_client_certificate(flat_cert, SecretStr(flat_key))  # cryptography reads one-line PEM
     with pytest.raises(DialectError, match="not a PEM private key"):  # and a broken one is refused
         check_client_certificate(flat_cert, SecretStr(flat_key[:-40]))
+
+
+def test_the_journal_key_includes_the_tls_client_key_only_with_mutual_tls() -> None:
+    """The host journal (which keeps a user grant's token, and its DPoP key) is sealed with key
+    material of the client: an mTLS client's is its certificate's key; others' is unchanged."""
+    from prefect_vendortokens.engine.manager import _journal_secret
+
+    assert _journal_secret(TokenClient("oauth2", TOKEN_URL, "c", "s")) == b"s\0"
+    mtls = get_dialect("oauth2", client_auth="tls_client_auth")
+    client = TokenClient(mtls, TOKEN_URL, "c", tls_certificate="PEM", tls_key="tls-key-material")
+    assert _journal_secret(client) == b"\0\0tls-key-material"

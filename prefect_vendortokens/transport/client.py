@@ -265,6 +265,11 @@ class TokenClient:
 
     _ssl_context = tls_context
 
+    @property
+    def tls_key(self) -> SecretStr | None:
+        """The mutual-TLS client certificate's private key (None without mutual TLS)."""
+        return self._tls_key
+
     def _dpop_for(self, previous: AccessToken | None) -> DPoPKey | None:
         """The key to prove: a bound token's own (its refresh must show the same key), else
         this client's when it asks for DPoP; None for bearer tokens."""
