@@ -286,9 +286,20 @@ class TokenClient:
         return run_bounded(self._asend(request, previous), self.timeout)
 
     async def _asend(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
-        """Send, parse. With DPoP: a fresh proof per attempt; a ``use_dpop_nonce`` answer is
-        retried once with the server's nonce (RFC 9449 8); a DPoP token keeps its key."""
+        """Send, parse; a DPoP token keeps the key it is bound to (``previous``'s, when a bound
+        token is refreshed)."""
         key = self._dpop_for(previous)
+        status, headers, body, sent_at, sent = await self._aexchange(request, key)
+        return bind_dpop(self._parse(sent, status, headers, body, sent_at), key)
+
+    async def _aexchange(
+        self, request: TokenRequest, key: DPoPKey | None
+    ) -> tuple[int, httpx.Headers, bytes, datetime, TokenRequest]:
+        """One token request to this client's endpoint (its TLS context: with mutual TLS, the
+        client certificate). With a DPoP ``key``: a fresh proof per attempt, and a
+        ``use_dpop_nonce`` answer retried once with the server's nonce (RFC 9449 8). Returns
+        the answer and the request as sent (for the parser's secrets). Every token request
+        (the device poll too) goes through here, so each grant gets the binding."""
         for attempt in range(2):
             sending = request
             if key is not None:
@@ -309,11 +320,16 @@ class TokenClient:
                 self._dpop_nonce = challenge or dpop_nonce(headers) or self._dpop_nonce
                 if challenge and attempt == 0:
                     continue
-            token = self._parse(sending, status, headers, body, sent_at)
-            if key is not None and token.token_type.lower() == "dpop":
-                token = token.model_copy(update={"dpop_key": key.to_json()})
-            return token
+            return status, headers, body, sent_at, sending
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def bind_dpop(token: AccessToken, key: DPoPKey | None) -> AccessToken:
+    """The token with the key it is bound to, when the server bound it (``token_type`` DPoP);
+    a server that ignored the proof answers Bearer, and the token stays a bearer token."""
+    if key is not None and token.token_type.lower() == "dpop":
+        return token.model_copy(update={"dpop_key": key.to_json()})
+    return token
 
 
 async def exchange(
