@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from ..core.caches import ProcessCache
-from ..core.dialect import CLIENT_AUTH_NEEDS, TokenDialect
+from ..core.dialect import CLIENT_AUTH_NEEDS, MTLS_AUTH, TokenDialect
 from ..core.identity import digest
 from ..core.response import safe_url
 from ..engine.manager import LazyClientSource, TokenManager, manager_for
@@ -58,6 +58,7 @@ class AccountConfig(Protocol):
     token_store: TokenStoreSettings
     token_store_vault: VaultCredentials | None
     client_auth: ClientAuthSettings
+    dpop: bool
     authorization: AuthorizationSettings
     http: HttpSettings
 
@@ -100,13 +101,27 @@ def account_key(block: AccountConfig) -> str:
         account["username"] = block.username.strip()
     if block.service_account_key.get_secret_value().strip():
         account["service_account_key"] = digest(block.service_account_key.get_secret_value())
+    # Tokens bound to a certificate or a DPoP key are another account's (only when set: the keys
+    # of existing blocks stay as they were).
+    if block.client_auth.tls_certificate.strip():
+        account["tls_certificate"] = digest(block.client_auth.tls_certificate.strip())
+    if block.client_auth.tls_key.get_secret_value():
+        account["tls_key"] = digest(block.client_auth.tls_key.get_secret_value())
+    if block.dpop:
+        account["dpop"] = True
     return digest(account)
 
 
 def _vault_ref(ref: VaultSecretPath) -> dict[str, Any]:
     """The Vault reference in the identity; the grants' keys only when not their defaults, so
     the keys (and stored tokens) of existing blocks stay as they were."""
-    later = ("username_key", "password_key", "service_account_key_key")
+    later = (
+        "username_key",
+        "password_key",
+        "service_account_key_key",
+        "tls_certificate_key",
+        "tls_key_key",
+    )
     fields = type(ref).model_fields
     return ref.model_dump(exclude={n for n in later if getattr(ref, n) == fields[n].default})
 
@@ -143,7 +158,7 @@ def cache_key(block: AccountConfig) -> str:
             "account": account_key(block),
             "http": block.http.model_dump(),
             "store": block.token_store.model_dump(),
-            "client_auth": block.client_auth.model_dump(exclude={"private_key"}),
+            "client_auth": block.client_auth.model_dump(exclude={"private_key", "tls_key"}),
             "reuse_grace": block.refresh_reuse_grace,
             "store_vault": None if store_vault is None else store_vault.session_key(),
             # In this process only (never stored): a changed password builds a new client.
@@ -172,6 +187,7 @@ def client_spec(block: AccountConfig) -> ClientSpec:
         key_id=auth.key_id.strip(),
         signing_alg=auth.signing_alg.strip(),
         assertion_audience=auth.assertion_audience.strip(),
+        dpop=block.dpop,
         label=block.label(),
         grant=block.grant,
         username=block.username.strip(),
@@ -183,6 +199,8 @@ def client_spec(block: AccountConfig) -> ClientSpec:
 def client_source(block: AccountConfig) -> ClientSource:
     """Inline credentials, or the Vault secret they are read from at use time."""
     spec = client_spec(block)
+    mtls = spec.dialect.client_auth in MTLS_AUTH
+    certificate = block.client_auth.tls_certificate.strip()
     if block.vault is None:
         client_id, secret = block.client_id.strip(), block.client_secret
         key = block.client_auth.private_key
@@ -192,7 +210,8 @@ def client_source(block: AccountConfig) -> ClientSource:
             if block.service_account_key.get_secret_value().strip()
             else None,
         )
-        return LazyClientSource(lambda: spec.client(client_id, secret, key, grant_secrets))
+        tls = (certificate, block.client_auth.tls_key) if mtls else None
+        return LazyClientSource(lambda: spec.client(client_id, secret, key, grant_secrets, tls))
     ref, needs = block.vault_secret, CLIENT_AUTH_NEEDS[spec.dialect.client_auth]
     jwt_bearer, password = block.grant == "jwt_bearer", block.grant == "password"
     secret_ref = SecretRef(
@@ -207,8 +226,16 @@ def client_source(block: AccountConfig) -> ClientSource:
         service_account_key_key=ref.service_account_key_key if jwt_bearer else "",
         username_key=ref.username_key if password and not block.username.strip() else "",
         password_key=ref.password_key if password else "",
+        tls_certificate_key=ref.tls_certificate_key if mtls else "",
+        tls_key_key=ref.tls_key_key if mtls else "",
     )
-    return VaultClientSource(block.vault.session(), secret_ref, spec, client_id=block.client_id.strip())
+    return VaultClientSource(
+        block.vault.session(),
+        secret_ref,
+        spec,
+        client_id=block.client_id.strip(),
+        certificate=certificate if mtls else "",
+    )
 
 
 # --- the shared store -------------------------------------------------------------------------
@@ -279,6 +306,10 @@ def httpx_options(block: AccountConfig, kwargs: dict[str, Any], *, asynchronous:
     dialect = block.effective_dialect
     auth = VendorTokenAuth(manager(block), dialect.auth_header, dialect.auth_scheme)
     options = {"timeout": block.http.timeout, **kwargs, "auth": auth}
+    if "verify" not in options and block.effective_dialect.client_auth in MTLS_AUTH:
+        # The token is bound to the client certificate: every API call presents it (the token
+        # requests' own context; building it may read Vault and the issuer's metadata).
+        options["verify"] = auth.manager.source.client().tls_context()
     options.setdefault("verify", client_spec(block).verify())
     hooks = dict(options.pop("event_hooks", None) or {})
     strip = auth.astrip_on_redirect if asynchronous else auth.strip_on_redirect

@@ -18,8 +18,9 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
 from ..core.device import DeviceAuthorization
-from ..core.dialect import CLIENT_AUTH_NEEDS, ClientAuth, TokenDialect
+from ..core.dialect import CLIENT_AUTH_NEEDS, MTLS_AUTH, ClientAuth, TokenDialect
 from ..core.errors import DialectError
+from ..core.mtls import check_client_certificate
 from ..core.presets import DIALECT_NAMES, GRANT_PRESET_NAMES, get_dialect
 from ..core.service_account import parse_service_account_key
 from ..core.token import AccessToken
@@ -157,6 +158,12 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         title="Client authentication",
         description="The vendor's own way, or an OAuth method (private_key_jwt, public client).",
     )
+    dpop: bool = Field(
+        default=False,
+        title="DPoP-bound tokens",
+        description="Ask for tokens bound to a key of this account (RFC 9449, FAPI 2.0, atproto): a "
+        "signed proof on every token request and API call. The key is kept, encrypted, with the token.",
+    )
     authorization: AuthorizationSettings = Field(
         default_factory=AuthorizationSettings,
         title="User authorization",
@@ -214,6 +221,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         inline_secret = self.client_secret.get_secret_value().strip()
         inline_key = self.client_auth.private_key.get_secret_value().strip()
         key_file = self.service_account_key.get_secret_value().strip()
+        inline_tls_key = self.client_auth.tls_key.get_secret_value().strip()
         where = "or a Vault block and path"
         if key_file:  # a mangled paste fails here, naming the field and never the key
             try:
@@ -228,6 +236,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
                 (inline_key, "private key"),
                 (self.password.get_secret_value(), "password"),
                 (key_file, "service_account_key"),
+                (inline_tls_key, "client certificate key"),
             ):
                 if given:
                     raise ValueError(f"{name}: give either an inline {what} or a Vault reference, not both")
@@ -237,6 +246,18 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             raise ValueError(f"{name}: client_id is required (non-empty), {where}")
         elif needs == "private_key" and not inline_key:
             raise ValueError(f"{name}: private_key_jwt needs client_auth.private_key, {where}")
+        method = self.effective_dialect.client_auth
+        if method in MTLS_AUTH and self.vault is None:
+            certificate = self.client_auth.tls_certificate
+            if not (certificate.strip() and inline_tls_key):
+                raise ValueError(
+                    f"{name}: {method.value} needs client_auth.tls_certificate and client_auth.tls_key "
+                    f"(PEM), {where}"
+                )
+            try:
+                check_client_certificate(certificate, self.client_auth.tls_key, vendor=self.vendor)
+            except DialectError as exc:
+                raise ValueError(f"{name}: {exc.args[0] if exc.args else exc}") from None
 
     # --- configuration ------------------------------------------------------------------
     def label(self) -> str:

@@ -81,6 +81,18 @@ class VaultSecretPath(_Group):
         title="Service-account key file key",
         description="Key of a Google service-account key file (its JSON text or object), grant jwt_bearer.",
     )
+    # Mutual TLS (RFC 8705): the client certificate and its key.
+    tls_certificate_key: str = Field(
+        default="tls_certificate",
+        title="Client certificate key",
+        description="Key of the client certificate (PEM), for tls_client_auth and "
+        "self_signed_tls_client_auth (ignored when the block holds the certificate).",
+    )
+    tls_key_key: str = Field(
+        default="tls_key",
+        title="Client certificate private key key",
+        description="Key of the client certificate's private key (PEM), for mutual TLS.",
+    )
 
 
 @dataclass(frozen=True)
@@ -196,6 +208,8 @@ CLIENT_AUTH_METHODS: dict[str, str] = {
     "client_secret_jwt": "client_secret_jwt",
     "private_key_jwt": "private_key_jwt",
     "none": "none",
+    "tls_client_auth": "tls_client_auth",
+    "self_signed_tls_client_auth": "self_signed_tls_client_auth",
 }
 ClientAuthMethod = Literal[("vendor default", *CLIENT_AUTH_METHODS)]  # type: ignore[valid-type]
 
@@ -212,7 +226,9 @@ class ClientAuthSettings(_Group):
             "vendor default: as the vendor's dialect says. client_secret_basic / client_secret_post: "
             "the secret in a Basic header / in the body. client_secret_jwt: an HMAC-signed assertion. "
             "private_key_jwt: an assertion signed with the private key below (RFC 7523). none: a "
-            "public client (client ID only, with PKCE)."
+            "public client (client ID only, with PKCE). tls_client_auth / self_signed_tls_client_auth: "
+            "mutual TLS with the client certificate below (CA-issued / registered with the vendor); "
+            "the tokens are bound to it and every API call presents it."
         ),
     )
     private_key: SecretStr = Field(
@@ -231,6 +247,18 @@ class ClientAuthSettings(_Group):
         default="",
         title="Assertion audience",
         description="The assertion's aud; empty for the token URL. Some servers want the issuer.",
+    )
+    # Mutual TLS (RFC 8705): the client certificate and its key (or both in Vault).
+    tls_certificate: str = Field(
+        default="",
+        title="Client certificate (PEM)",
+        description="For tls_client_auth / self_signed_tls_client_auth: the client certificate (PEM, "
+        "the leaf first, then any intermediates); empty to read it from Vault.",
+    )
+    tls_key: SecretStr = Field(
+        default=SecretStr(""),
+        title="Client certificate private key (PEM)",
+        description="Its private key (PEM), stored encrypted (or leave empty and keep it in Vault).",
     )
 
 

@@ -78,6 +78,20 @@ def client_tls_context(
     return context
 
 
+def check_client_certificate(
+    certificate: str, private_key: SecretStr | str, *, key_password: SecretStr | None = None, vendor: str = ""
+) -> None:
+    """The checks of ``client_tls_context`` (a PEM certificate, a PEM key, the two belonging
+    together), without loading any CA: what a block runs when it is made."""
+    client_tls_context(
+        certificate,
+        private_key,
+        context=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+        key_password=key_password,
+        vendor=vendor,
+    )
+
+
 def certificate_thumbprint(certificate: str) -> str:
     """RFC 8705 3.1: base64url(SHA-256(DER)) of the leaf certificate, the ``x5t#S256`` a bound
     token's ``cnf`` carries."""

@@ -66,6 +66,9 @@ class AccessToken(BaseModel):
     )
     id_token: SecretStr | None = None
     vendor: str | None = None
+    # A DPoP-bound token (RFC 9449): the private JWK it is bound to, kept with it in the shared
+    # store so every process proves the same key (``core/dpop.py``). None for a bearer token.
+    dpop_key: SecretStr | None = None
     redacted: bool = False
 
     @property
@@ -120,6 +123,11 @@ class AccessToken(BaseModel):
             )
         return self.access_token.get_secret_value()
 
+    @property
+    def dpop_bound(self) -> bool:
+        """Bound to a DPoP key: every API call carries a proof made with ``dpop_key``."""
+        return self.dpop_key is not None
+
     def authorization_value(self, scheme: str | None = None) -> str:
         """The header value, e.g. ``Bearer abc``; ``scheme`` overrides the vendor's token_type."""
         chosen = scheme if scheme is not None else _normalise_scheme(self.token_type)
@@ -156,6 +164,7 @@ def _redacted_state(token: AccessToken) -> dict[str, Any]:
         access_token=SecretStr(token.fingerprint),
         refresh_token=None,
         id_token=None,
+        dpop_key=None,
         redacted=True,
     )
     return data

@@ -478,10 +478,13 @@ class _Performer:
 
 def _journal_secret(client: TokenClient) -> bytes:
     """What the journal's key is derived from besides the host key: the client's secret or
-    private key (empty for a public client)."""
+    private key, and its TLS client key with mutual TLS (empty for a public client)."""
     credentials = client.credentials
     key = credentials.private_key.get_secret_value() if credentials.private_key is not None else ""
-    return (credentials.client_secret.get_secret_value() + "\0" + key).encode()
+    material = credentials.client_secret.get_secret_value() + "\0" + key
+    if client.tls_key is not None:  # only then: the journals of other clients keep their key
+        material += "\0" + client.tls_key.get_secret_value()
+    return material.encode()
 
 
 def _release_quietly(lease: Lease) -> None:

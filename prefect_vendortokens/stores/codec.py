@@ -28,7 +28,7 @@ class StoredToken(AccessToken):
 
     in_flight: InFlight | None = None
 
-    @field_serializer("access_token", "refresh_token", "id_token")
+    @field_serializer("access_token", "refresh_token", "id_token", "dpop_key")
     def _reveal(self, value: SecretStr | None) -> str | None:
         return value.get_secret_value() if value is not None else None
 

@@ -23,8 +23,10 @@ import httpx
 from pydantic import JsonValue, SecretStr
 
 from ..core.device import DeviceAuthorization, DevicePoll, parse_device_authorization
-from ..core.dialect import TokenDialect
+from ..core.dialect import MTLS_AUTH, TokenDialect
+from ..core.dpop import DPoPKey, dpop_nonce, token_nonce_challenge, with_dpop
 from ..core.errors import AuthorizationRequiredError, DialectError, TokenResponseError, TokenTransportError
+from ..core.mtls import client_tls_context
 from ..core.pkce import Pkce
 from ..core.presets import get_dialect
 from ..core.request import (
@@ -73,14 +75,20 @@ class TokenClient:
         username: str = "",
         password: SecretStr | str | None = None,
         device_authorization_url: str | None = None,
+        tls_certificate: str = "",
+        tls_key: SecretStr | str | None = None,
+        dpop: bool = False,
     ) -> None:
         """``private_key`` (PEM or JWK), ``key_id``, ``signing_alg`` and ``assertion_audience``
         are for the dialect's ``private_key_jwt`` client authentication and the ``jwt_bearer``
         grant's assertion. ``grant`` is what ``fetch`` asks with: ``client_credentials``,
         ``password`` (``username``, ``password``) or ``jwt_bearer`` (issuer the client id,
         subject ``username`` if any); the user grants (``authorization_code``, ``device_code``)
-        have no fetch. ``transport`` replaces the network (httpx's ``MockTransport``, for unit
-        tests)."""
+        have no fetch. ``tls_certificate`` and ``tls_key`` (PEM) are the client certificate of
+        mutual TLS (RFC 8705), presented on every token request and, through ``tls_context()``,
+        on the API calls of ``get_client()``. ``dpop`` asks for DPoP-bound tokens (RFC 9449): a
+        proof on every token request. ``transport`` replaces the network (httpx's
+        ``MockTransport``, for unit tests)."""
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         url = token_url or self.dialect.default_token_url
         if not url:
@@ -126,6 +134,17 @@ class TokenClient:
         self._transport = transport
         self._ssl: ssl.SSLContext | None = None  # built once: loading the CA bundle costs ~15 ms
         self._ssl_lock = threading.Lock()
+        self.tls_certificate = tls_certificate
+        self._tls_key = SecretStr(tls_key) if isinstance(tls_key, str) else tls_key
+        if self.dialect.client_auth in MTLS_AUTH and not (tls_certificate.strip() and self._tls_key):
+            raise DialectError(
+                f"client authentication {self.dialect.client_auth.value} needs a client certificate "
+                "and its private key",
+                vendor=self.dialect.name,
+            )
+        self.dpop = dpop
+        self._dpop_key: DPoPKey | None = None  # this client's key for new grants (made on first use)
+        self._dpop_nonce: str | None = None  # the token endpoint's last DPoP-Nonce
 
     @classmethod
     def from_issuer(
@@ -155,7 +174,11 @@ class TokenClient:
         options["device_authorization_url"] = (
             options.get("device_authorization_url") or metadata.device_authorization_endpoint or None
         )
-        return cls(dialect, token_url or metadata.token_endpoint, client_id, client_secret, **options)
+        chosen = get_dialect(dialect) if isinstance(dialect, str) else dialect
+        discovered = metadata.token_endpoint
+        if chosen.client_auth in MTLS_AUTH:  # RFC 8705 5: the endpoint that asks for certificates
+            discovered = metadata.mtls_endpoint_aliases.get("token_endpoint", discovered)
+        return cls(dialect, token_url or discovered, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
         return (
@@ -254,11 +277,14 @@ class TokenClient:
         )
 
     def refresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
-        """A new token with the refresh grant; keeps the old refresh token if none is returned."""
-        return _carry_refresh(token, self._send(self._build(self._refresh_grant(token, scopes))))
+        """A new token with the refresh grant; keeps the old refresh token if none is returned.
+        A DPoP-bound token is refreshed with a proof of its own key."""
+        return _carry_refresh(token, self._send(self._build(self._refresh_grant(token, scopes)), token))
 
     async def arefresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
-        return _carry_refresh(token, await self._asend(self._build(self._refresh_grant(token, scopes))))
+        return _carry_refresh(
+            token, await self._asend(self._build(self._refresh_grant(token, scopes)), token)
+        )
 
     def authorization_url(
         self,
@@ -331,25 +357,87 @@ class TokenClient:
             secrets=request.scrubbed(),
         )
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS settings of the token requests: the server verification and, with mutual
+        TLS, the client certificate. ``get_client()`` uses the same context for API calls,
+        since a certificate-bound token is only accepted with its certificate."""
         with self._ssl_lock:
             if self._ssl is None:
-                self._ssl = httpx.create_ssl_context(verify=self.verify)
+                context = httpx.create_ssl_context(verify=self.verify)
+                if self._tls_key is not None and self.tls_certificate.strip():
+                    context = client_tls_context(
+                        self.tls_certificate, self._tls_key, context=context, vendor=self.dialect.name
+                    )
+                self._ssl = context
             return self._ssl
 
-    def _send(self, request: TokenRequest) -> AccessToken:
-        return run_bounded(self._asend(request), self.timeout)
+    _ssl_context = tls_context
 
-    async def _asend(self, request: TokenRequest) -> AccessToken:
-        status, headers, body, sent_at = await exchange(
-            request,
-            vendor=self.dialect.name,
-            token_url=self.credentials.token_url,
-            timeout=self.timeout,
-            verify=self._ssl_context(),
-            transport=self._transport,
-        )
-        return self._parse(request, status, headers, body, sent_at)
+    @property
+    def tls_key(self) -> SecretStr | None:
+        """The mutual-TLS client certificate's private key (None without mutual TLS)."""
+        return self._tls_key
+
+    def _dpop_for(self, previous: AccessToken | None) -> DPoPKey | None:
+        """The key to prove: a bound token's own (its refresh must show the same key), else
+        this client's when it asks for DPoP; None for bearer tokens."""
+        if previous is not None and previous.dpop_key is not None:
+            return DPoPKey.from_json(previous.dpop_key, vendor=self.dialect.name)
+        if not self.dpop:
+            return None
+        with self._ssl_lock:
+            if self._dpop_key is None:
+                self._dpop_key = DPoPKey.generate()
+            return self._dpop_key
+
+    def _send(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
+        return run_bounded(self._asend(request, previous), self.timeout)
+
+    async def _asend(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
+        """Send, parse; a DPoP token keeps the key it is bound to (``previous``'s, when a bound
+        token is refreshed)."""
+        key = self._dpop_for(previous)
+        status, headers, body, sent_at, sent = await self._aexchange(request, key)
+        return bind_dpop(self._parse(sent, status, headers, body, sent_at), key)
+
+    async def _aexchange(
+        self, request: TokenRequest, key: DPoPKey | None
+    ) -> tuple[int, httpx.Headers, bytes, datetime, TokenRequest]:
+        """One token request to this client's endpoint (its TLS context: with mutual TLS, the
+        client certificate). With a DPoP ``key``: a fresh proof per attempt, and a
+        ``use_dpop_nonce`` answer retried once with the server's nonce (RFC 9449 8). Returns
+        the answer and the request as sent (for the parser's secrets). Every token request
+        (the device poll too) goes through here, so each grant gets the binding."""
+        for attempt in range(2):
+            sending = request
+            if key is not None:
+                proof = key.proof(
+                    method=request.method, url=request.url, now=int(time.time()), nonce=self._dpop_nonce
+                )
+                sending = with_dpop(request, proof)
+            status, headers, body, sent_at = await exchange(
+                sending,
+                vendor=self.dialect.name,
+                token_url=self.credentials.token_url,
+                timeout=self.timeout,
+                verify=self.tls_context(),
+                transport=self._transport,
+            )
+            if key is not None:
+                challenge = token_nonce_challenge(status, headers, body)
+                self._dpop_nonce = challenge or dpop_nonce(headers) or self._dpop_nonce
+                if challenge and attempt == 0:
+                    continue
+            return status, headers, body, sent_at, sending
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def bind_dpop(token: AccessToken, key: DPoPKey | None) -> AccessToken:
+    """The token with the key it is bound to, when the server bound it (``token_type`` DPoP);
+    a server that ignored the proof answers Bearer, and the token stays a bearer token."""
+    if key is not None and token.token_type.lower() == "dpop":
+        return token.model_copy(update={"dpop_key": key.to_json()})
+    return token
 
 
 async def exchange(

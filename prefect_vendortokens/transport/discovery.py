@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -36,6 +36,8 @@ class ServerMetadata:
     device_authorization_endpoint: str = ""  # RFC 8628 4
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
+    # RFC 8705 5: the endpoints that ask for client certificates (token_endpoint, ...), by name.
+    mtls_endpoint_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def metadata_urls(issuer: str) -> tuple[str, ...]:
@@ -139,6 +141,12 @@ def _parse(issuer: str, url: str, body: bytes) -> ServerMetadata:
         value = doc.get(key)
         return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
+    aliases = doc.get("mtls_endpoint_aliases")
+    mtls = {
+        str(name): url
+        for name, url in (aliases.items() if isinstance(aliases, dict) else ())
+        if isinstance(url, str) and urlsplit(url).scheme == "https"
+    }
     return ServerMetadata(
         issuer=str(doc["issuer"]),
         token_endpoint=token_endpoint,
@@ -146,6 +154,7 @@ def _parse(issuer: str, url: str, body: bytes) -> ServerMetadata:
         device_authorization_endpoint=_http_url(doc.get("device_authorization_endpoint")),
         token_endpoint_auth_methods_supported=names("token_endpoint_auth_methods_supported"),
         code_challenge_methods_supported=names("code_challenge_methods_supported"),
+        mtls_endpoint_aliases=mtls,
     )
 
 

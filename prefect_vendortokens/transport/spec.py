@@ -47,6 +47,7 @@ class ClientSpec:
     key_id: str = ""
     signing_alg: str = ""
     assertion_audience: str = ""
+    dpop: bool = False  # ask for DPoP-bound tokens (RFC 9449)
     label: str = ""  # names the account in errors
     grant: str = "client_credentials"  # what ``fetch`` asks with: a row of the block's GRANTS
     username: str = ""  # the password grant's user; the JWT bearer assertion's subject
@@ -72,8 +73,10 @@ class ClientSpec:
         client_secret: SecretStr,
         private_key: SecretStr | None = None,
         grant_secrets: GrantSecrets | None = None,
+        tls: tuple[str, SecretStr] | None = None,
     ) -> TokenClient:
-        """The account's client with these credentials; with an issuer, its endpoints come from
+        """The account's client with these credentials (``tls``: the mutual-TLS client
+        certificate and its key, PEM); with an issuer, its endpoints come from
         discovery (a blocking read, cached per process: the manager builds clients in a thread).
         A service-account key file fills the client id (its client_email, the assertion's
         issuer), the key, its id and, unless the block names one, the token URL."""
@@ -102,6 +105,8 @@ class ClientSpec:
             "username": self.username or secrets.username,
             "password": secrets.password,
             "device_authorization_url": self.device_authorization_url or None,
+            "dpop": self.dpop,
+            **({"tls_certificate": tls[0], "tls_key": tls[1]} if tls is not None else {}),
         }
         if self.issuer:
             return TokenClient.from_issuer(

@@ -33,6 +33,8 @@ class SecretRef:
     # Grant password: the user's name (unless the block names one) and password.
     username_key: str = ""
     password_key: str = ""
+    tls_certificate_key: str = ""  # set for mutual TLS (unless the block holds the certificate)
+    tls_key_key: str = ""  # set for mutual TLS: the certificate's private key
 
 
 class VaultClientSource:
@@ -41,9 +43,18 @@ class VaultClientSource:
     reloadable = True
 
     def __init__(
-        self, session: VaultSession, ref: SecretRef, spec: ClientSpec, *, client_id: str = ""
+        self,
+        session: VaultSession,
+        ref: SecretRef,
+        spec: ClientSpec,
+        *,
+        client_id: str = "",
+        certificate: str = "",
     ) -> None:
+        """``certificate``: the mutual-TLS client certificate when the block holds it (public;
+        its key still comes from Vault)."""
         self._session, self._ref, self._spec, self._client_id = session, ref, spec, client_id
+        self._certificate = certificate
         self._lock = threading.Lock()
         self._client: TokenClient | None = None
         self._fingerprint = ""
@@ -59,10 +70,23 @@ class VaultClientSource:
             key = key or data.get(ref.signing_key_key) or ""
         username = data.get(ref.username_key) if ref.username_key else ""
         password = data.get(ref.password_key) if ref.password_key else ""
+        stored_certificate = data.get(ref.tls_certificate_key) if ref.tls_certificate_key else ""
+        certificate = self._certificate or stored_certificate
+        tls_key = data.get(ref.tls_key_key) if ref.tls_key_key else ""
         # A key file names its issuer: no client id needed beside it.
         needed = [] if key_file else [(ref.client_id_key, client_id)]
-        needed += [(k, v) for k, v in ((ref.client_secret_key, secret), (ref.private_key_key, key)) if k]
-        needed += [(k, v) for k, v in ((ref.username_key, username), (ref.password_key, password)) if k]
+        needed += [
+            (k, v)
+            for k, v in (
+                (ref.client_secret_key, secret),
+                (ref.private_key_key, key),
+                (ref.username_key, username),
+                (ref.password_key, password),
+                ("" if self._certificate else ref.tls_certificate_key, certificate),
+                (ref.tls_key_key, tls_key),
+            )
+            if k
+        ]
         if ref.signing_key_key and not key_file:
             needed.append((f"{ref.signing_key_key} (or {ref.service_account_key_key})", key))
         missing = [k for k, v in needed if not v]
@@ -78,7 +102,9 @@ class VaultClientSource:
             )
         # Vault's KV may hold the key file as its JSON text or as the object itself.
         key_text = json.dumps(key_file) if isinstance(key_file, dict) else str(key_file or "")
-        fingerprint = digest(f"{client_id}\0{secret}\0{key}\0{username}\0{password}\0{key_text}")
+        fingerprint = digest(
+            f"{client_id}\0{secret}\0{key}\0{username}\0{password}\0{key_text}\0{certificate}\0{tls_key}"
+        )
         with self._lock:
             if fingerprint != self._fingerprint or self._client is None:
                 grant_secrets = GrantSecrets(
@@ -91,6 +117,7 @@ class VaultClientSource:
                     SecretStr(str(secret)),
                     SecretStr(str(key)) if key else None,
                     grant_secrets,
+                    (str(certificate), SecretStr(str(tls_key))) if tls_key else None,
                 )
                 self._fingerprint = fingerprint
             return self._client

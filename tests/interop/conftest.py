@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,8 +43,42 @@ def x5c_jwk(issued: Issued) -> dict:
     return {**jwk, "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()]}
 
 
+# User grants of bound tokens for the blocks' tests (test_bound_blocks.py): a public client
+# whose tokens (and, being public, refresh tokens) are DPoP-bound, and an mTLS client with
+# mtls-client's certificate (the same subject) that may also ask a user's consent.
+_USER_GRANT = {
+    "application_type": "native",
+    "grant_types": ["authorization_code", "refresh_token"],
+    "response_types": ["code"],
+    "redirect_uris": ["http://127.0.0.1/callback"],
+}
+BOUND_USER_CLIENTS = [
+    {
+        "client_id": "dpop-public",
+        "token_endpoint_auth_method": "none",
+        "dpop_bound_access_tokens": True,
+        **_USER_GRANT,
+    },
+    {
+        "client_id": "mtls-user",
+        "token_endpoint_auth_method": "tls_client_auth",
+        "tls_client_auth_subject_dn": "CN=mtls-client",
+        "tls_client_certificate_bound_access_tokens": True,
+        **_USER_GRANT,
+    },
+]
+
+
 @pytest.fixture(scope="session")
 def interop() -> Iterator[Interop]:
+    with running_interop() as it:
+        yield it
+
+
+@contextlib.contextmanager
+def running_interop() -> Iterator[Interop]:
+    """The provider with our clients and the test CA, for as long as the block runs (the
+    fixture above; the UI tests start their own)."""
     key = RSAKey.generate_key(2048, parameters={"kid": "interop-key-1", "use": "sig", "alg": "RS256"})
     clients = json.loads((PROVIDER / "default-clients.json").read_text())["clients"]
     for client in clients:
@@ -62,6 +97,7 @@ def interop() -> Iterator[Interop]:
             "response_types": [],
         }
     )
+    clients.extend(BOUND_USER_CLIENTS)
     tls = {"cert": server_cert.certificate, "key": server_cert.private_key, "ca": ca.certificate}
     with provider(clients, tls=tls) as server:
         yield Interop(server, key.as_pem(private=True).decode(), "interop-key-1", ca, mtls_client, own)

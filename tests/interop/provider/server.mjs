@@ -47,7 +47,10 @@ const RESOURCE = 'urn:api';
 const RESOURCE_SCOPE = 'api:read api:write';
 // Their user grants (device, code) get tokens for the userinfo endpoint (no resource), where
 // oidc-provider checks the DPoP proof or the certificate a bound token needs.
-const USERINFO_CLIENTS = new Set(['device-client', 'device-public', 'dpop-client', 'mtls-client', 'self-signed-client']);
+const USERINFO_CLIENTS = new Set([
+  'device-client', 'device-public', 'dpop-client', 'mtls-client', 'self-signed-client',
+  'dpop-public', 'mtls-user', // the bound blocks' user grants (test_bound_blocks.py)
+]);
 
 // The client certificate of a request on the TLS listener (none on plain HTTP).
 const peerCertificate = (ctx) => {
