@@ -49,7 +49,13 @@ def test_schema_marks_every_secret_field() -> None:
         for block in ("vault", "token_store_vault")
         for field in ("token", "secret_id", "jwt", "password")
     ]
-    own = ["client_secret", "password", "service_account_key", "client_auth.private_key", "client_auth.tls_key"]
+    own = [
+        "client_secret",
+        "password",
+        "service_account_key",
+        "client_auth.private_key",
+        "client_auth.tls_key",
+    ]
     assert sorted(schema["secret_fields"]) == sorted([*own, *nested])
     assert schema["properties"]["password"]["format"] == "password"
     assert schema["properties"]["client_secret"]["format"] == "password"

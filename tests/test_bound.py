@@ -265,3 +265,19 @@ def test_the_journal_key_includes_the_tls_client_key_only_with_mutual_tls() -> N
     mtls = get_dialect("oauth2", client_auth="tls_client_auth")
     client = TokenClient(mtls, TOKEN_URL, "c", tls_certificate="PEM", tls_key="tls-key-material")
     assert _journal_secret(client) == b"\0\0tls-key-material"
+
+
+def test_the_device_grants_token_is_dpop_bound_too() -> None:
+    """The device poll goes through the same exchange as every token request: a proof, the
+    nonce challenge answered once, and the token bound to the client's key."""
+    from prefect_vendortokens.core.device import DeviceAuthorization, DevicePoll
+
+    server = Server()
+    client = _client(server)
+    authorization = DeviceAuthorization(
+        device_code=SecretStr("dc-1"), user_code="ABCD-EFGH", verification_uri="https://auth.example/device"
+    )
+    answer = client.poll_device(authorization, DevicePoll.start(authorization, now=0.0), clock=lambda: 0.0)
+    assert isinstance(answer, AccessToken) and answer.token_type == "DPoP" and answer.dpop_key is not None
+    assert server.log == [("auth.example", 400), ("auth.example", 200)]
+    assert server.jkt == {DPoPKey.from_json(answer.dpop_key).thumbprint}

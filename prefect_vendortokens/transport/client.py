@@ -222,7 +222,7 @@ class TokenClient:
             vendor=self.dialect.name,
             token_url=request.url,
             timeout=self.timeout,
-            verify=self._ssl_context(),
+            verify=self.tls_context(),
             transport=self._transport,
         )
         return parse_device_authorization(
@@ -254,18 +254,12 @@ class TokenClient:
         clock: Callable[[], float] = time.monotonic,
     ) -> AccessToken | DevicePoll:
         request = self._build(DeviceCodeGrant(authorization.device_code))
+        key = self._dpop_for(None)  # the device grant's token is bound like any other
         try:
-            status, headers, body, sent_at = await exchange(
-                request,
-                vendor=self.dialect.name,
-                token_url=self.credentials.token_url,
-                timeout=self.timeout,
-                verify=self._ssl_context(),
-                transport=self._transport,
-            )
+            status, headers, body, sent_at, sent = await self._aexchange(request, key)
         except TokenTransportError:  # a lost answer: the device code is still good, wait longer
             return poll.failed(now=clock())
-        return poll.answer(
+        answer = poll.answer(
             self.dialect,
             status=status,
             headers=headers,
@@ -273,8 +267,9 @@ class TokenClient:
             sent_at=sent_at,
             now=clock(),
             token_url=self.credentials.token_url,
-            secrets=request.scrubbed(),
+            secrets=sent.scrubbed(),
         )
+        return bind_dpop(answer, key) if isinstance(answer, AccessToken) else answer
 
     def refresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
         """A new token with the refresh grant; keeps the old refresh token if none is returned.
