@@ -43,6 +43,7 @@ class AccountConfig(Protocol):
     """What this module reads of a Vendor Credentials block."""
 
     vendor: str
+    dialect: TokenDialect | None
     token_url: str
     client_id: str
     client_secret: SecretStr

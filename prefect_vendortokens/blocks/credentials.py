@@ -18,23 +18,17 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ..core.about import DOCS_URL, KEY_LOGO_URL
 from ..core.device import DeviceAuthorization
-from ..core.dialect import CLIENT_AUTH_NEEDS, MTLS_AUTH, ClientAuth, TokenDialect
-from ..core.errors import DialectError
-from ..core.mtls import check_client_certificate
+from ..core.dialect import ClientAuth, TokenDialect
 from ..core.presets import DIALECT_NAMES, GRANT_PRESET_NAMES, get_dialect
-from ..core.service_account import parse_service_account_key
 from ..core.token import AccessToken
-from ..core.url import check_url
 from ..engine import consent
 from ..engine.auth import VendorTokenAuth
 from ..engine.manager import TokenManager
-from ..stores.registry import STORES
-from . import account
+from . import account, checks
 from .loading import TypedLoadErrors, aload_named, load_named
 from .settings import (
     CLIENT_AUTH_METHODS,
     GRANT_HELP,
-    GRANTS,
     AuthorizationSettings,
     ClientAuthSettings,
     GrantName,
@@ -190,74 +184,8 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     @model_validator(mode="after")
     def _check_config(self) -> VendorCredentials:
-        name = self.label()
-        if self.vendor == "custom" and self.dialect is None:
-            raise ValueError(f"{name}: vendor 'custom' needs a Custom dialect")
-        url = self.effective_token_url
-        if not url and not self.issuer.strip():
-            raise ValueError(
-                f"{name}: no Token URL given (nor an Issuer) and the {self.vendor!r} preset has no default"
-            )
-        for field, value in (
-            ("token_url", url),
-            ("issuer", self.issuer.strip()),
-            ("authorization.authorization_url", self.authorization.authorization_url.strip()),
-        ):
-            if value:
-                check_url(url=value, what=field, label=name, allow_http=self.http.allow_insecure_http)
-        self._check_secrets(name)
-        problem = GRANTS[self.grant].problem(account.grant_facts(self))
-        if problem:
-            raise ValueError(f"{name}: {problem}")
-        kind = STORES.get(self.token_store.kind)
-        if kind is not None and kind.needs_vault and self.token_store_vault is None and self.vault is None:
-            raise ValueError(
-                f"{name}: token store {kind.name!r} needs a Vault block (token_store_vault or vault)"
-            )
+        checks.check(self)
         return self
-
-    def _check_secrets(self, name: str) -> None:
-        needs = CLIENT_AUTH_NEEDS[self.effective_dialect.client_auth]  # "client_secret", "private_key" or ""
-        inline_secret = self.client_secret.get_secret_value().strip()
-        inline_key = self.client_auth.private_key.get_secret_value().strip()
-        key_file = self.service_account_key.get_secret_value().strip()
-        inline_tls_key = self.client_auth.tls_key.get_secret_value().strip()
-        where = "or a Vault block and path"
-        if key_file:  # a mangled paste fails here, naming the field and never the key
-            try:
-                parse_service_account_key(key_file, where=f"{name} service_account_key", vendor=self.vendor)
-            except DialectError as exc:
-                raise ValueError(str(exc)) from None
-        if self.vault is not None:
-            if not self.vault_secret.path.strip():
-                raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")
-            for given, what in (
-                (inline_secret, "client_secret"),
-                (inline_key, "private key"),
-                (self.password.get_secret_value(), "password"),
-                (key_file, "service_account_key"),
-                (inline_tls_key, "client certificate key"),
-            ):
-                if given:
-                    raise ValueError(f"{name}: give either an inline {what} or a Vault reference, not both")
-        elif needs == "client_secret" and not (self.client_id.strip() and inline_secret):
-            raise ValueError(f"{name}: client_id and client_secret are required (non-empty), {where}")
-        elif not self.client_id.strip() and not key_file:  # a key file names its own issuer
-            raise ValueError(f"{name}: client_id is required (non-empty), {where}")
-        elif needs == "private_key" and not inline_key:
-            raise ValueError(f"{name}: private_key_jwt needs client_auth.private_key, {where}")
-        method = self.effective_dialect.client_auth
-        if method in MTLS_AUTH and self.vault is None:
-            certificate = self.client_auth.tls_certificate
-            if not (certificate.strip() and inline_tls_key):
-                raise ValueError(
-                    f"{name}: {method.value} needs client_auth.tls_certificate and client_auth.tls_key "
-                    f"(PEM), {where}"
-                )
-            try:
-                check_client_certificate(certificate, self.client_auth.tls_key, vendor=self.vendor)
-            except DialectError as exc:
-                raise ValueError(f"{name}: {exc.args[0] if exc.args else exc}") from None
 
     # --- configuration ------------------------------------------------------------------
     def label(self) -> str:
