@@ -281,3 +281,79 @@ def test_the_device_grants_token_is_dpop_bound_too() -> None:
     assert isinstance(answer, AccessToken) and answer.token_type == "DPoP" and answer.dpop_key is not None
     assert server.log == [("auth.example", 400), ("auth.example", 200)]
     assert server.jkt == {DPoPKey.from_json(answer.dpop_key).thumbprint}
+
+
+def test_a_nonce_retry_sends_a_new_client_assertion() -> None:
+    """private_key_jwt with DPoP (FAPI 2.0): the retry after ``use_dpop_nonce`` is built again, so
+    its client assertion has a new ``jti`` (a server that spent the first one refuses a replay)."""
+    from urllib.parse import parse_qs
+
+    from joserfc.jwk import ECKey as Key
+
+    server, jtis = Server(), []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        assertion = parse_qs(request.content.decode())["client_assertion"][0]
+        jtis.append(json.loads(base64.urlsafe_b64decode(assertion.split(".")[1] + "=="))["jti"])
+        return server(request)
+
+    pem = Key.generate_key("P-256").as_pem(private=True).decode()
+    client = TokenClient(
+        get_dialect("oauth2", client_auth="private_key_jwt"),
+        TOKEN_URL,
+        "client",
+        "",
+        private_key=pem,
+        transport=httpx.MockTransport(recording),
+        dpop=True,
+    )
+    assert client.fetch().token_type == "DPoP"
+    assert server.log == [("auth.example", 400), ("auth.example", 200)]
+    assert len(jtis) == 2 and jtis[0] != jtis[1]
+
+
+def test_discovery_with_mutual_tls_uses_the_mtls_aliases_of_token_and_device_endpoints() -> None:
+    from prefect_vendortokens import clear_token_cache
+
+    doc = {
+        "issuer": "https://as.example",
+        "token_endpoint": "https://as.example/token",
+        "device_authorization_endpoint": "https://as.example/device",
+        "mtls_endpoint_aliases": {
+            "token_endpoint": "https://mtls.as.example/token",
+            "device_authorization_endpoint": "https://mtls.as.example/device",
+        },
+    }
+    metadata = httpx.MockTransport(lambda request: httpx.Response(200, json=doc))
+    clear_token_cache()  # the issuer's metadata is cached per process
+    mtls = get_dialect("oauth2", client_auth="tls_client_auth")
+    bound = TokenClient.from_issuer(
+        mtls, "https://as.example", "c", tls_certificate="PEM", tls_key="k", transport=metadata
+    )
+    assert bound.credentials.token_url == "https://mtls.as.example/token"
+    assert bound.device_authorization_url == "https://mtls.as.example/device"
+    clear_token_cache()
+    plain = TokenClient.from_issuer("oauth2", "https://as.example", "c", "s", transport=metadata)
+    assert plain.credentials.token_url == "https://as.example/token"
+    assert plain.device_authorization_url == "https://as.example/device"
+    clear_token_cache()
+
+
+def test_a_nonce_challenge_never_renews_the_token() -> None:
+    """An API that keeps asking for a new nonce: two tries, then its 401 goes to the caller, and
+    the token (which nobody rejected) is not renewed."""
+
+    server = Server()
+
+    def fickle(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            return server(request)
+        challenge = 'DPoP error="use_dpop_nonce", algs="ES256"'
+        return httpx.Response(
+            401, headers={"WWW-Authenticate": challenge, "DPoP-Nonce": "n-" + str(id(request))}
+        )
+
+    manager = TokenManager("dpop-fickle", LazyClientSource(lambda: _client(server)))
+    with httpx.Client(auth=VendorTokenAuth(manager), transport=httpx.MockTransport(fickle)) as http:
+        assert http.get(API).status_code == 401
+    assert server.issued == 1

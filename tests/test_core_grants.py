@@ -5,6 +5,7 @@ authentication and DPoP proofs. No sockets: tests/interop drives real servers wi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from datetime import UTC, datetime
@@ -362,6 +363,10 @@ def test_jwt_bearer_google_and_salesforce_shapes() -> None:
         "https://login.salesforce.com",
     )
     assert "scope" not in claims and 0 < claims["exp"] - claims["iat"] <= 180
+    # A sandbox org: the block's assertion audience beats the preset's.
+    sandbox = dataclasses.replace(creds, assertion_audience="https://test.salesforce.com")
+    fields = form(build_token_request(sf, sandbox, JwtBearerGrant(subject="etl@example.com"), now=NOW))
+    assert claims_of(fields["assertion"])["aud"] == "https://test.salesforce.com"
 
 
 def test_jwt_bearer_extra_claims_and_errors() -> None:

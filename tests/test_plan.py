@@ -609,6 +609,14 @@ def test_a_mark_by_a_holder_still_running_here_is_waited_for_not_a_lost_grant(ca
     assert "Refresh" not in script.kinds() and "StoreMark" not in script.kinds()
     assert script.kinds()[-3:] == ["ReleaseLock", "Pause", "StoreRead"]
     assert "ran out while host-a:303 was still refreshing" in caplog.text
+    # a mark older than a living holder can take (it lost its answer and lives on): lost
+    old = Script(
+        StoreRead=[stored],
+        ReadRecord=[StoredRecord(stored, marked(stored, seconds_ago=600, holder="host-a:303"))],
+        TryLock=[True],
+    )
+    with pytest.raises(AuthorizationRequiredError, match="died during a refresh"):
+        run(acquire(user_account(old, alive=lambda holder: True), Want(), None), old.answer)
     # the same mark by a holder not known to run: the grant is reported lost, as before
     dead = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored, living)], TryLock=[True])
     with pytest.raises(AuthorizationRequiredError, match="died during a refresh"):

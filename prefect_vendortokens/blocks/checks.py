@@ -31,6 +31,7 @@ def check(block: AccountConfig) -> None:
         ("token_url", url),
         ("issuer", block.issuer.strip()),
         ("authorization.authorization_url", block.authorization.authorization_url.strip()),
+        ("authorization.device_authorization_url", block.authorization.device_authorization_url.strip()),
     ):
         if value:
             check_url(url=value, what=field, label=name, allow_http=block.http.allow_insecure_http)
@@ -53,9 +54,17 @@ def _check_secrets(block: AccountConfig, name: str) -> None:
     key_file = block.service_account_key.get_secret_value().strip()
     if key_file:  # a mangled paste fails here, naming the field and never the key
         try:
-            parse_service_account_key(key_file, where=f"{name} service_account_key", vendor=block.vendor)
+            where = f"{name} service_account_key"
+            key = parse_service_account_key(key_file, where=where, vendor=block.vendor)
         except DialectError as exc:
             raise ValueError(str(exc)) from None
+        if not block.token_url.strip() and not block.issuer.strip():  # its token_uri is the token URL
+            check_url(
+                url=key.token_uri,
+                what="service_account_key's token_uri",
+                label=name,
+                allow_http=block.http.allow_insecure_http,
+            )
     if block.vault is not None:
         if not block.vault_secret.path.strip():
             raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")

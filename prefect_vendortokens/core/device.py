@@ -101,7 +101,9 @@ def parse_device_authorization(
         )
     data = _object(body)
     if data is None:
-        raise error_response(dialect, status=status, headers=headers, body=body, token_url=url)
+        raise error_response(
+            dialect, status=status, headers=headers, body=body, token_url=url, secrets=secrets
+        )
 
     def text(*names: str, required: bool = True) -> str:
         for name in names:

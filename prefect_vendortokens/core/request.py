@@ -357,7 +357,10 @@ def _grant_assertion(
     return grant_assertion(
         creds.private_key,
         issuer=issuer,
-        audience=grant.audience or dialect.assertion_audience or creds.token_url.split("?", 1)[0],
+        audience=grant.audience
+        or creds.assertion_audience
+        or dialect.assertion_audience
+        or creds.token_url.split("?", 1)[0],
         subject=grant.subject,
         now=now,
         lifetime=dialect.assertion_lifetime,

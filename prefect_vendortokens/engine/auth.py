@@ -53,10 +53,14 @@ class VendorTokenAuth(httpx.Auth):
         token = cast(AccessToken, (yield TokenAsk()))
         self._apply(request, token)
         response = cast(httpx.Response, (yield request))
-        if token.dpop_key is not None and self._heard(request, response) and _replayable(request):
+        if token.dpop_key is not None and self._heard(request, response):
+            # A nonce challenge is not a rejected token: never a reason to renew it.
+            if not _replayable(request):
+                return
             self._apply(request, token)  # the API asked for a nonce: once more with it
             response = cast(httpx.Response, (yield request))
-            self._heard(request, response)
+            if self._heard(request, response):
+                return
         if response.status_code != 401:
             return
         renewed = cast(AccessToken, (yield TokenAsk(rejected=token)))  # renewed only if still current

@@ -42,6 +42,9 @@ from .ports import InFlight, StoredRecord
 logger = logging.getLogger("prefect_vendortokens")
 
 LOCK_TIMEOUT = 120.0  # waiting for another process's refresh
+# A living holder stores its answer within this of marking its refresh (two store calls and one
+# token request, with room); a mark older than this is a lost answer even if its process lives.
+IN_FLIGHT_BOUND = 120.0
 # A waiter peeks at the store after 50 ms, then each wait half as long again up to 1 s, each
 # jittered: the hand-off stays quick (a refresh takes milliseconds to seconds) and a crowd of
 # waiters neither polls the server in step nor keeps hammering it.
@@ -349,9 +352,9 @@ def _locked_user_grant(account: Account, want: Want, current: AccessToken | None
     if mark is not None and mark.refresh_fingerprint == base.refresh_fingerprint:
         # The previous holder sent this refresh token and never stored the answer: it died, or
         # lost the answer, or (still running here) outlived its lease and is storing it now.
-        if mark.holder != account.holder and account.alive(mark.holder):
-            raise _HolderAlive(mark.holder)
         age = (account.now() - mark.since).total_seconds()
+        if mark.holder != account.holder and age < IN_FLIGHT_BOUND and account.alive(mark.holder):
+            raise _HolderAlive(mark.holder)
         if not (account.reuse_grace and age < account.reuse_grace):
             what = f"a process ({mark.holder}) died during a refresh {age:.0f} s ago (or lost its answer)"
             raise _grant_lost(account, base, what)

@@ -171,13 +171,16 @@ class TokenClient:
         options["authorization_url"] = (
             options.get("authorization_url") or metadata.authorization_endpoint or None
         )
-        options["device_authorization_url"] = (
-            options.get("device_authorization_url") or metadata.device_authorization_endpoint or None
-        )
         chosen = get_dialect(dialect) if isinstance(dialect, str) else dialect
-        discovered = metadata.token_endpoint
-        if chosen.client_auth in MTLS_AUTH:  # RFC 8705 5: the endpoint that asks for certificates
-            discovered = metadata.mtls_endpoint_aliases.get("token_endpoint", discovered)
+        # RFC 8705 5: with mutual TLS, the endpoints that ask for the certificate.
+        aliases = metadata.mtls_endpoint_aliases if chosen.client_auth in MTLS_AUTH else {}
+        options["device_authorization_url"] = (
+            options.get("device_authorization_url")
+            or aliases.get("device_authorization_endpoint")
+            or metadata.device_authorization_endpoint
+            or None
+        )
+        discovered = aliases.get("token_endpoint", metadata.token_endpoint)
         return cls(dialect, token_url or discovered, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
@@ -189,10 +192,10 @@ class TokenClient:
     # --- grants ------------------------------------------------------------------------
     def fetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
         """A new token with the client's own grant (client credentials, password, JWT bearer)."""
-        return self._send(self._build(self._fetch_grant(scopes)))
+        return self._send(self._fetch_grant(scopes))
 
     async def afetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
-        return await self._asend(self._build(self._fetch_grant(scopes)))
+        return await self._asend(self._fetch_grant(scopes))
 
     def _fetch_grant(self, scopes: Iterable[str] | None) -> Grant:
         """The grant ``fetch`` sends: a row of ``FETCH_GRANTS``. A user grant has none: only
@@ -253,10 +256,11 @@ class TokenClient:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> AccessToken | DevicePoll:
-        request = self._build(DeviceCodeGrant(authorization.device_code))
         key = self._dpop_for(None)  # the device grant's token is bound like any other
         try:
-            status, headers, body, sent_at, sent = await self._aexchange(request, key)
+            status, headers, body, sent_at, sent = await self._aexchange(
+                DeviceCodeGrant(authorization.device_code), key
+            )
         except TokenTransportError:  # a lost answer: the device code is still good, wait longer
             return poll.failed(now=clock())
         answer = poll.answer(
@@ -274,12 +278,10 @@ class TokenClient:
     def refresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
         """A new token with the refresh grant; keeps the old refresh token if none is returned.
         A DPoP-bound token is refreshed with a proof of its own key."""
-        return _carry_refresh(token, self._send(self._build(self._refresh_grant(token, scopes)), token))
+        return _carry_refresh(token, self._send(self._refresh_grant(token, scopes), token))
 
     async def arefresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
-        return _carry_refresh(
-            token, await self._asend(self._build(self._refresh_grant(token, scopes)), token)
-        )
+        return _carry_refresh(token, await self._asend(self._refresh_grant(token, scopes), token))
 
     def authorization_url(
         self,
@@ -320,12 +322,12 @@ class TokenClient:
         self, code: str, redirect_uri: str, code_verifier: SecretStr | str | None = None
     ) -> AccessToken:
         """Exchange an authorization code (with its PKCE verifier) for a token."""
-        return self._send(self._build(_code_grant(code, redirect_uri, code_verifier)))
+        return self._send(_code_grant(code, redirect_uri, code_verifier))
 
     async def aexchange_code(
         self, code: str, redirect_uri: str, code_verifier: SecretStr | str | None = None
     ) -> AccessToken:
-        return await self._asend(self._build(_code_grant(code, redirect_uri, code_verifier)))
+        return await self._asend(_code_grant(code, redirect_uri, code_verifier))
 
     # --- plumbing ----------------------------------------------------------------------
     def _refresh_grant(self, token: AccessToken, scopes: Iterable[str] | None) -> RefreshGrant:
@@ -385,25 +387,28 @@ class TokenClient:
                 self._dpop_key = DPoPKey.generate()
             return self._dpop_key
 
-    def _send(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
-        return run_bounded(self._asend(request, previous), self.timeout)
+    def _send(self, grant: Grant, previous: AccessToken | None = None) -> AccessToken:
+        return run_bounded(self._asend(grant, previous), self.timeout)
 
-    async def _asend(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
+    async def _asend(self, grant: Grant, previous: AccessToken | None = None) -> AccessToken:
         """Send, parse; a DPoP token keeps the key it is bound to (``previous``'s, when a bound
         token is refreshed)."""
         key = self._dpop_for(previous)
-        status, headers, body, sent_at, sent = await self._aexchange(request, key)
+        status, headers, body, sent_at, sent = await self._aexchange(grant, key)
         return bind_dpop(self._parse(sent, status, headers, body, sent_at), key)
 
     async def _aexchange(
-        self, request: TokenRequest, key: DPoPKey | None
+        self, grant: Grant, key: DPoPKey | None
     ) -> tuple[int, httpx.Headers, bytes, datetime, TokenRequest]:
         """One token request to this client's endpoint (its TLS context: with mutual TLS, the
         client certificate). With a DPoP ``key``: a fresh proof per attempt, and a
-        ``use_dpop_nonce`` answer retried once with the server's nonce (RFC 9449 8). Returns
-        the answer and the request as sent (for the parser's secrets). Every token request
-        (the device poll too) goes through here, so each grant gets the binding."""
+        ``use_dpop_nonce`` answer retried once with the server's nonce (RFC 9449 8), the request
+        built again (a client or grant assertion's ``jti`` is single-use) within the same
+        deadline. Returns the answer and the request as sent (for the parser's secrets). Every
+        token request (the device poll too) goes through here, so each grant gets the binding."""
+        deadline = time.monotonic() + self.timeout
         for attempt in range(2):
+            request = self._build(grant)
             sending = request
             if key is not None:
                 proof = key.proof(
@@ -414,7 +419,7 @@ class TokenClient:
                 sending,
                 vendor=self.dialect.name,
                 token_url=self.credentials.token_url,
-                timeout=self.timeout,
+                timeout=max(deadline - time.monotonic(), 0.001),
                 verify=self.tls_context(),
                 transport=self._transport,
             )

@@ -297,6 +297,20 @@ def test_new_grants_check_what_they_need() -> None:
             service_account_key='{"type": "service_account", "client_email": "x", "private_key_id": "k", '
             '"token_uri": "https://oauth2.googleapis.com/token"}',
         )
+    # A key file's token_uri becomes the token URL: plain http off loopback is refused like any URL.
+    private, _ = rsa_pair()
+    plain = {"client_email": "x@y", "private_key_id": "k", "private_key": private}
+    with pytest.raises(ValidationError, match="service_account_key's token_uri") as refused:
+        VendorCredentials(
+            vendor="google",
+            token_url="",
+            grant="jwt_bearer",
+            service_account_key=json.dumps({**plain, "token_uri": "http://tokens.example/token"}),
+        )
+    assert private.splitlines()[1] not in str(refused.value)
+    device = {"authorization": {"device_authorization_url": "http://idp.example/device"}}
+    with pytest.raises(ValidationError, match="device_authorization_url"):
+        VendorCredentials(**base, grant="device_code", **device)
 
 
 # --- the device flow -----------------------------------------------------------------------
