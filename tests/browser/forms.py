@@ -88,9 +88,14 @@ class V2Form:
             f"xpath=//label[normalize-space()='{label} (Optional)']/ancestor::div[.//fieldset][1]"
             "//fieldset//*[@role='textbox']"
         )
-        editor.click()
-        self.page.keyboard.press("Control+A")
-        self.page.keyboard.insert_text(value)  # typed key by key, the editor would close brackets
+        wanted = "".join(value.split())
+        for _ in range(3):  # a click before the editor is ready types nowhere: check and type again
+            editor.click()
+            self.page.keyboard.press("Control+A")
+            self.page.keyboard.insert_text(value)  # typed key by key, the editor would close brackets
+            if "".join(editor.inner_text().split()) == wanted:
+                return
+            self.page.wait_for_timeout(300)
 
     def pick_block(self, field: str, block_name: str, occurrence: int = 0) -> None:
         group = self._group(field)
