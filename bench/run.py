@@ -9,38 +9,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 from pathlib import Path
 
 from prefect_vendortokens.testing import vendor_sandbox
 
 from . import measures
-from .peers import Account, versions
+from .peers import Account
 from .processes import four_processes
+from .report import describe, machine, table
 
 OUT = Path(__file__).resolve().parents[1] / "build" / "bench.json"
-
-
-def machine() -> dict[str, str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {"cpus": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(), **versions()}
-
-
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print(f"\n{title}")
-    for i, row in enumerate([header, *rows]):
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
 
 
 def main() -> int:
@@ -61,11 +39,7 @@ def main() -> int:
         report["overhead_sync"] = measures.overhead_per_request(account)
         report["overhead_async"] = asyncio.run(measures.overhead_per_request_async(account))
 
-    m = report["machine"]
-    print(
-        f"machine: {m['cpus']} x {m['cpu']}, Python {m['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("cpus", "cpu", "python"))
-    )
+    print(describe(report["machine"]))
     counts = [
         ("32 threads + 256 coroutines, cold cache", report["cold_single_flight"]),
         (
