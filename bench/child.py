@@ -21,6 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 class ChildFailed(RuntimeError):
     """The child exited non-zero or overran its bound; the message has its stderr's tail."""
 
+    def __init__(self, message: str, seconds: float = 0.0) -> None:
+        super().__init__(message)
+        self.seconds = seconds  # how long it ran
+
 
 @dataclass(frozen=True)
 class Finished:
@@ -63,7 +67,7 @@ def run(argv: list[str], *, env: dict[str, str], timeout: float) -> Finished:
                 if pid:
                     break
                 if time.monotonic() > deadline:
-                    raise ChildFailed(f"{name} overran its {timeout:g} s bound and was killed")
+                    raise ChildFailed(f"{name} overran its {timeout:g} s bound and was killed", timeout)
                 time.sleep(0.02)
         except BaseException:  # overran, or the benchmark itself was interrupted
             os.killpg(proc.pid, signal.SIGKILL)
@@ -76,7 +80,7 @@ def run(argv: list[str], *, env: dict[str, str], timeout: float) -> Finished:
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if proc.returncode != 0:
-        raise ChildFailed(f"{name} exited {proc.returncode}: {stderr[-3000:]}")
+        raise ChildFailed(f"{name} exited {proc.returncode}: {stderr[-3000:]}", seconds)
     return Finished(
         stdout=stdout,
         seconds=seconds,

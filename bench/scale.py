@@ -199,9 +199,11 @@ def _rotate(
     logs.skip()
     try:
         done = run_module("bench.scale_rotate", str(horizon), env=env, timeout=timeout)
-    except ChildFailed as exc:
+    except ChildFailed as exc:  # what it did until then is still counted (how far it got)
         logs.count(m)
-        m.failures.append(f"the flow process failed: {exc}")
+        m.token_requests = _counts(sandbox)["token_requests"] - counts["token_requests"]
+        m.seconds = m.process_seconds = exc.seconds
+        m.failures.append(f"the flow process failed after {m.token_requests} token requests: {exc}")
         return m, before
     logs.count(m)
     after = _counts(sandbox)
