@@ -34,6 +34,7 @@ test: setup browser provider
 	$(UV) run --locked ruff check .
 	$(UV) run --locked mypy
 	$(MAKE) docs-build
+	$(UV) run --locked lint-imports
 	$(UV) run --locked pytest --durations=15 $(PYTEST_ARGS)
 
 # The oldest Prefect we allow (3.8.8), from its own pinned resolution (ci/prefect-3.8.8.txt: the
@@ -103,3 +104,4 @@ bench-scale: setup
 lint: setup
 	$(UV) run --locked ruff check .
 	$(UV) run --locked ruff format --check .
+	$(UV) run --locked lint-imports

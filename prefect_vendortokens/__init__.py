@@ -8,22 +8,15 @@ from .core.errors import (
     AuthorizationError,
     AuthorizationRequiredError,
     CredentialsRejectedError,
+    DeviceAuthorizationDeniedError,
+    DeviceCodeExpiredError,
     DialectError,
     DiscoveryError,
     RateLimitedError,
-    SealedStoreError,
     TokenError,
     TokenRejectedError,
     TokenResponseError,
     TokenTransportError,
-    VaultAuthError,
-    VaultError,
-    VaultKVVersionError,
-    VaultPermissionError,
-    VaultSealedError,
-    VaultSecretNotFoundError,
-    VaultTLSError,
-    VaultUnreachableError,
     VendorUnavailableError,
 )
 from .core.pkce import Pkce
@@ -34,18 +27,29 @@ from .engine.manager import TokenManager, clear_token_cache
 from .engine.retry import RetryPolicy
 from .transport.client import TokenClient
 from .transport.discovery import ServerMetadata, adiscover, discover
+from .vault.errors import (
+    SealedStoreError,
+    VaultAuthError,
+    VaultError,
+    VaultKVVersionError,
+    VaultPermissionError,
+    VaultSealedError,
+    VaultSecretNotFoundError,
+    VaultTLSError,
+    VaultUnreachableError,
+)
 
 if TYPE_CHECKING:
     from .blocks.credentials import VendorCredentials
+    from .blocks.vault import VaultCredentials
     from .importer import ImportResult, import_openapi
-    from .vault.block import VaultCredentials
 
 # The Prefect blocks load on first use, so the engine (TokenClient, TokenManager, dialects) can be
 # used without importing Prefect. All three block types are listed, so that
 # ``prefect block register -m prefect_vendortokens`` (which walks ``dir()``) registers each.
 _PREFECT_BOUND = {
     "VendorCredentials": "prefect_vendortokens.blocks.credentials",
-    "VaultCredentials": "prefect_vendortokens.vault.block",
+    "VaultCredentials": "prefect_vendortokens.blocks.vault",
     "StoredVendorToken": "prefect_vendortokens.stores.prefect_block",
     # Not Prefect, but YAML and $ref resolution: loaded when an import is asked for.
     "import_openapi": "prefect_vendortokens.importer",
@@ -77,6 +81,8 @@ __all__ = [
     "BodyEncoding",
     "ClientAuth",
     "CredentialsRejectedError",
+    "DeviceAuthorizationDeniedError",
+    "DeviceCodeExpiredError",
     "DialectError",
     "DiscoveryError",
     "ExpiresAtFormat",

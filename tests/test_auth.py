@@ -10,7 +10,7 @@ import pytest
 
 from prefect_vendortokens import TokenClient, TokenDialect, TokenManager, VendorTokenAuth
 from prefect_vendortokens.core.expiry import jwt_claims
-from prefect_vendortokens.engine.manager import StaticClientSource
+from prefect_vendortokens.engine.manager import LazyClientSource
 
 from .conftest import api_call, block_for
 
@@ -135,8 +135,8 @@ def test_dialect_header_and_scheme() -> None:
 
     dialect = TokenDialect(name="acme", auth_header="X-Api-Token", auth_scheme=None)
     transport = httpx.MockTransport(handler)  # pure code: the header the auth flow writes
-    source = StaticClientSource(
-        TokenClient(dialect, "https://acme.test/token", "id", "secret", transport=transport)
+    source = LazyClientSource(
+        lambda: TokenClient(dialect, "https://acme.test/token", "id", "secret", transport=transport)
     )
     auth = VendorTokenAuth(TokenManager("acme-test", source), dialect.auth_header, dialect.auth_scheme)
     with httpx.Client(transport=transport, auth=auth) as client:

@@ -8,6 +8,7 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import ValidationError
 
 from prefect_vendortokens import TokenDialect, VendorCredentials
+from prefect_vendortokens.blocks import account
 from prefect_vendortokens.core.errors import BlockNotFoundError, DialectError, InvalidBlockError
 from prefect_vendortokens.core.expiry import jwt_claims
 from prefect_vendortokens.testing import VENDORS
@@ -48,7 +49,15 @@ def test_schema_marks_every_secret_field() -> None:
         for block in ("vault", "token_store_vault")
         for field in ("token", "secret_id", "jwt", "password")
     ]
-    assert sorted(schema["secret_fields"]) == sorted(["client_secret", "client_auth.private_key", *nested])
+    own = [
+        "client_secret",
+        "password",
+        "service_account_key",
+        "client_auth.private_key",
+        "client_auth.tls_key",
+    ]
+    assert sorted(schema["secret_fields"]) == sorted([*own, *nested])
+    assert schema["properties"]["password"]["format"] == "password"
     assert schema["properties"]["client_secret"]["format"] == "password"
     assert schema["block_type_slug"] == "vendor-credentials"
 
@@ -75,7 +84,11 @@ def test_custom_dialect_is_editable_as_plain_json(sandbox) -> None:
     ("kwargs", "message"),
     [
         ({"vendor": "sqr", "token_url": "http://api.sqr-group.com/v1/oauth/token"}, "plain http"),
-        ({"vendor": "nope"}, "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2' or 'custom'"),
+        (
+            {"vendor": "nope"},
+            "'sqod', 'cobee', 'slashid', 'sqr', 'resales_online', 'oauth2', 'google', "
+            "'salesforce' or 'custom'",
+        ),
         ({"vendor": "custom"}, "vendor 'custom' needs a Custom dialect"),
         ({"vendor": "oauth2"}, "no Token URL given"),
         ({"vendor": "sqr", "client_secret": None}, "client_id and client_secret are required"),
@@ -242,7 +255,7 @@ def test_blocks_that_behave_differently_never_share_a_manager(sandbox) -> None:
         block_for(sandbox, "sqr", verify_tls=False),
         block_for(sandbox, "sqr", token_store="prefect"),
     ]
-    keys = {base.cache_key(), *(v.cache_key() for v in variants)}
+    keys = {account.cache_key(base), *(account.cache_key(v) for v in variants)}
     assert len(keys) == 5
     assert {base.account_key(), *(v.account_key() for v in variants)} == {base.account_key()}
     assert variants[1].manager().margin == 30 and base.manager().margin is None

@@ -77,3 +77,83 @@ def test_the_url_carries_pkce_state_and_extra_parameters() -> None:
     assert query["redirect_uri"].startswith("http://127.0.0.1:") and query["redirect_uri"].endswith(
         "/callback"
     )
+
+
+# --- the device flow's driver (RFC 8628) on a fake clock ---------------------------------------
+
+
+def _device_server(answers: list[tuple[int, dict]]) -> tuple[httpx.MockTransport, list[str]]:
+    """A device endpoint and a token endpoint that answers ``answers`` in turn."""
+    seen: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/device":
+            return httpx.Response(
+                200,
+                json={
+                    "device_code": "dev-CANARY-code",
+                    "user_code": "WDJB-MJHT",
+                    "verification_uri": "https://idp.test/device",
+                    "expires_in": 60,
+                    "interval": 2,
+                },
+            )
+        status, body = answers.pop(0)
+        return httpx.Response(status, json=body)
+
+    return httpx.MockTransport(handle), seen
+
+
+def _device_client(transport: httpx.MockTransport) -> TokenClient:
+    return TokenClient(
+        "oauth2",
+        "https://idp.test/token",
+        "cli",
+        "sec",
+        grant="device_code",
+        device_authorization_url="https://idp.test/device",
+        transport=transport,
+    )
+
+
+def test_device_consent_polls_at_the_interval_and_slows_down() -> None:
+    from prefect_vendortokens.engine.consent import run_device_consent
+
+    pending, slow = (400, {"error": "authorization_pending"}), (400, {"error": "slow_down"})
+    token = (200, {"access_token": "at", "token_type": "Bearer", "expires_in": 60, "refresh_token": "rt"})
+    transport, seen = _device_server([pending, slow, pending, token])
+    now, waits, shown = [0.0], [], []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    got = run_device_consent(
+        _device_client(transport), show=shown.append, clock=lambda: now[0], sleep=sleep, timeout=300
+    )
+    assert got.refresh_token is not None and shown[0].user_code == "WDJB-MJHT"
+    assert waits == [2.0, 2.0, 7.0, 7.0]  # the interval, then +5 s for good after slow_down
+    assert seen == ["/device", "/token", "/token", "/token", "/token"]
+    assert "CANARY" not in repr(shown[0])
+
+
+def test_device_consent_stops_on_denial_and_at_its_timeout() -> None:
+    from prefect_vendortokens.core.errors import DeviceAuthorizationDeniedError, DeviceCodeExpiredError
+    from prefect_vendortokens.engine.consent import run_device_consent
+
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    transport, _ = _device_server([(400, {"error": "access_denied"})])
+    with pytest.raises(DeviceAuthorizationDeniedError) as denied:
+        run_device_consent(_device_client(transport), show=lambda a: None, clock=lambda: now[0], sleep=sleep)
+    assert "CANARY" not in str(denied.value)
+    transport, seen = _device_server([(400, {"error": "authorization_pending"})] * 100)
+    with pytest.raises(DeviceCodeExpiredError):  # --timeout 9 beats the code's 60 s
+        run_device_consent(
+            _device_client(transport), show=lambda a: None, clock=lambda: now[0], sleep=sleep, timeout=9
+        )
+    assert seen.count("/token") == 4  # at 2, 4, 6 and 8 s; the one at 10 s would be past 9 s

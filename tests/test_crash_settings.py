@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prefect_vendortokens import VendorCredentials, get_dialect
+from prefect_vendortokens.blocks import account
 from prefect_vendortokens.stores.base import LOCK_LEASE, lock_lease
 
 from .conftest import block_for
@@ -28,7 +29,9 @@ def test_the_reuse_grace_on_the_dialect_and_on_the_block(sandbox) -> None:
     assert (plain.refresh_reuse_grace, graced.refresh_reuse_grace, custom.refresh_reuse_grace) == (0, 30, 12)
     assert graced.manager().account.reuse_grace == 30 and plain.manager().account.reuse_grace == 0
     # Behaviour, not identity: the same account and stored token, another manager.
-    assert graced.account_key() == plain.account_key() and graced.cache_key() != plain.cache_key()
+    assert graced.account_key() == plain.account_key() and account.cache_key(graced) != account.cache_key(
+        plain
+    )
 
 
 def test_the_lock_lease_is_read_in_one_place(monkeypatch, caplog) -> None:

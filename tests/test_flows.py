@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -181,6 +184,64 @@ def test_example_flows_survive_429_5xx_401_and_expiry(prefect_server, sandbox) -
     assert result["appointments"] == 23 and sandbox.token_requests("sqod") - before >= 2
 
 
+@dataclass
+class GrantAccounts:
+    names: dict[str, str]  # as save_accounts returns them: vendor -> block name
+    secrets: list[str]  # the password, the client secret, a line of each private key
+
+
+@contextlib.contextmanager
+def grant_accounts(prefix: str) -> Iterator[GrantAccounts]:
+    """A password-grant block (authlib's server) and a Google key-file block (the Google-like
+    server), saved in Prefect: the new grants' secrets join the canary scan."""
+    from joserfc.jwk import RSAKey
+
+    from .interop.grant_servers import grant_server
+
+    password, client_secret = "pw-CANARY-horse-5e1d", "pw-client-CANARY-77a0"
+    key = RSAKey.generate_key(2048)
+    private, public = key.as_pem(private=True).decode(), key.as_pem(private=False).decode()
+    email = "canary@vendortokens-test.iam.gserviceaccount.com"
+    pw_client = {
+        "client_id": "pw-client",
+        "client_secret": client_secret,
+        "auth_method": "client_secret_basic",
+        "grant_types": ["password"],
+        "scope": "api:read",
+    }
+    with (
+        grant_server("authlib", {"users": {"alice": password}, "clients": [pw_client]}) as authlib,
+        grant_server("google", {"accounts": {email: {"k1": public}}}) as google,
+    ):
+        key_file = {
+            "type": "service_account",
+            "private_key_id": "k1",
+            "private_key": private,
+            "client_email": email,
+            "token_uri": google + "/token",
+        }
+        VendorCredentials(
+            vendor="oauth2",
+            token_url=authlib + "/token",
+            client_id="pw-client",
+            client_secret=client_secret,
+            grant="password",
+            username="alice",
+            password=password,
+            scopes=["api:read"],
+        ).save(f"{prefix}-password", overwrite=True)
+        VendorCredentials(
+            vendor="google",
+            grant="jwt_bearer",
+            service_account_key=json.dumps(key_file),
+            scopes=["https://www.googleapis.com/auth/cloud-platform"],
+        ).save(f"{prefix}-google", overwrite=True)
+        yield GrantAccounts(
+            {"password": f"{prefix}-password", "google": f"{prefix}-google"},
+            [password, client_secret, private.strip().splitlines()[5]],
+        )
+
+
 def test_canary_scan_nothing_secret_anywhere(prefect_server, sandbox, caplog, capfd) -> None:
     """Rotation and every example flow, results persisted by default, DEBUG logs, a failing
     vendor among them: no client secret, access token or refresh token in the database, the
@@ -192,9 +253,13 @@ def test_canary_scan_nothing_secret_anywhere(prefect_server, sandbox, caplog, ca
         logging.getLogger(name).setLevel(logging.DEBUG)
     wrong = "cobee-WRONG-secret-CANARY-91c2"
     stored_before = {p for p in prefect_server.storage.rglob("*") if p.is_file()}
-    with OpenBao() as bao, temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True}):
+    with (
+        OpenBao() as bao,
+        temporary_settings({PREFECT_RESULTS_PERSIST_BY_DEFAULT: True}),
+        grant_accounts("canary") as grant_secrets,
+    ):
         vault = VaultCredentials(address=bao.address, auth_method="token", token="root")
-        names = save_accounts(sandbox, "canary", vault=vault, bao=bao)
+        names = save_accounts(sandbox, "canary", vault=vault, bao=bao) | grant_secrets.names
         creds = sandbox.credentials("cobee")
         VendorCredentials(
             vendor="cobee",
@@ -208,7 +273,7 @@ def test_canary_scan_nothing_secret_anywhere(prefect_server, sandbox, caplog, ca
         run_examples(sandbox, names)
     written = {p for p in prefect_server.storage.rglob("*") if p.is_file()} - stored_before
     assert written, "results should have been persisted for the scan to mean something"
-    secrets = [wrong, *sandbox.issued_secrets()]
+    secrets = [wrong, *grant_secrets.secrets, *sandbox.issued_secrets()]
     assert len(secrets) > 10
     assert prefect_server.scan(secrets) == []
     out, err = capfd.readouterr()  # anything printed (Prefect's console handler predates capture)

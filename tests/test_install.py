@@ -198,7 +198,8 @@ def test_from_a_wheel_outside_the_checkout(installed: Installed) -> None:
         }
         status = it.cli("status", "--json")
         assert status.returncode == 0, status.stderr
-        assert all(r["fingerprint"].startswith("sha256:") for r in json.loads(status.stdout))
+        rows = json.loads(status.stdout)
+        assert all(r["fingerprint"].startswith("sha256:") for r in rows), rows
 
         # The scheduled rotation: deployed by module path, run by a process worker elsewhere.
         deployed = it.cli("deploy-rotation", "--pool", "vendortokens", "--horizon", "86400", "--json")

@@ -44,7 +44,7 @@ from prefect_vendortokens.engine.plan import (
     install,
     newest,
 )
-from prefect_vendortokens.stores.base import InFlight, StoredRecord
+from prefect_vendortokens.engine.ports import InFlight, StoredRecord
 
 
 def token(name: str, *, lifetime: float = 3600, refresh: str | None = None) -> AccessToken:
@@ -590,3 +590,61 @@ def test_a_store_write_that_takes_long_does_not_hand_over_an_aged_token(monkeypa
         "Fetch",
         "ReleaseLock",
     ]
+
+
+def test_a_mark_by_a_holder_still_running_here_is_waited_for_not_a_lost_grant(caplog) -> None:
+    """The lease ran out under a living holder (on this host) that is mid-refresh: the next
+    holder neither declares the grant lost nor resends; it releases the lock, waits, and takes
+    the token the living holder then stored."""
+    stored = token("stored", lifetime=-1, refresh="r1")
+    new = token("new", refresh="r2")
+    living = marked(stored, holder="host-a:303")
+    script = Script(
+        StoreRead=[stored, new],
+        ReadRecord=[StoredRecord(stored, living)],
+        TryLock=[True],
+    )
+    account = user_account(script, alive=lambda holder: holder == "host-a:303")
+    assert run(acquire(account, Want(), None), script.answer) is new
+    assert "Refresh" not in script.kinds() and "StoreMark" not in script.kinds()
+    assert script.kinds()[-3:] == ["ReleaseLock", "Pause", "StoreRead"]
+    assert "ran out while host-a:303 was still refreshing" in caplog.text
+    # the same mark by a holder not known to run: the grant is reported lost, as before
+    dead = Script(StoreRead=[stored], ReadRecord=[StoredRecord(stored, living)], TryLock=[True])
+    with pytest.raises(AuthorizationRequiredError, match="died during a refresh"):
+        run(acquire(user_account(dead, alive=lambda holder: False), Want(), None), dead.answer)
+
+
+def test_holder_alive_knows_only_this_hosts_processes() -> None:
+    import os
+    import socket
+
+    from prefect_vendortokens.engine.plan import holder_alive, this_process
+
+    assert holder_alive(this_process())
+    assert not holder_alive(f"{socket.gethostname()}:999999999")  # no such pid
+    assert not holder_alive(f"elsewhere-{socket.gethostname()}:{os.getpid()}")
+    assert not holder_alive("no pid at all")
+
+
+def test_holder_alive_counts_an_unreaped_killed_process_as_dead() -> None:
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from prefect_vendortokens.engine.plan import holder_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = f"{socket.gethostname()}:{child.pid}"
+    try:
+        assert holder_alive(holder)
+        child.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while holder_alive(holder) and time.monotonic() < deadline:  # a zombie until reaped
+            time.sleep(0.05)
+        assert not holder_alive(holder)
+    finally:
+        child.kill()
+        child.wait(timeout=10)

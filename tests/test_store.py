@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefect_vendortokens import TokenManager, VaultCredentials
+from prefect_vendortokens.blocks import account
 from prefect_vendortokens.stores.codec import dump_token, load_token
 from prefect_vendortokens.stores.prefect_block import PrefectTokenStore, StoredVendorToken
 from prefect_vendortokens.stores.vault_kv import VaultTokenStore
@@ -25,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def separate_managers(block, n: int) -> list[TokenManager]:
     """``n`` managers of one account that share nothing but the store: ``n`` processes."""
     return [
-        TokenManager(block.cache_key(), block._source(), store=block._store(), label=f"p{i}")
+        TokenManager(
+            account.cache_key(block), account.client_source(block), store=account.store(block), label=f"p{i}"
+        )
         for i in range(n)
     ]
 
@@ -142,7 +145,7 @@ def test_rotated_refresh_token_is_never_sent_twice(prefect_server, sandbox, stor
 def test_vault_store_check_and_set(sandbox) -> None:
     with OpenBao() as bao:
         vault = VaultCredentials(address=bao.address, token="root")
-        writer, stale = VaultTokenStore(vault), VaultTokenStore(vault)
+        writer, stale = VaultTokenStore(vault.session()), VaultTokenStore(vault.session())
         token = block_for(sandbox, "sqr", token_store="memory").get_token()
         assert writer.read("acct") is None and stale.read("acct") is None
         writer.write("acct", token)
@@ -180,7 +183,9 @@ def test_unreadable_store_degrades_to_own_token(sandbox, caplog) -> None:
             raise ConnectionError("store down at https://user:pw-canary@store")
 
     block = block_for(sandbox, "oauth2")
-    manager = TokenManager(block.cache_key(), block._source(), store=BrokenStore(), label="broken")
+    manager = TokenManager(
+        account.cache_key(block), account.client_source(block), store=BrokenStore(), label="broken"
+    )
     assert manager.get_token().is_valid()
     assert manager.requests == 1 and released == ["released"]
     assert "broken store failed (reading the token: ConnectionError); using this process's own" in caplog.text
@@ -221,7 +226,7 @@ def test_a_vault_lock_whose_lease_ended_can_be_taken_over() -> None:
     with OpenBao() as bao:
         vault = VaultCredentials(address=bao.address, token="root")
         now = [1_000_000.0]
-        lock = VaultLock(vault, "secret", "vt-test", clock=lambda: now[0])
+        lock = VaultLock(vault.session(), "secret", "vt-test", clock=lambda: now[0])
         crashed = lock.try_acquire("acct")
         assert crashed is not None and lock.try_acquire("acct") is None  # held
         now[0] += LOCK_LEASE + 1
@@ -264,7 +269,9 @@ def test_a_lock_taken_after_we_stopped_waiting_is_released(sandbox, monkeypatch)
             pass
 
     block = block_for(sandbox, "oauth2")
-    manager = TokenManager(block.cache_key(), block._source(), store=StallingStore(), label="stalling")
+    manager = TokenManager(
+        account.cache_key(block), account.client_source(block), store=StallingStore(), label="stalling"
+    )
     assert manager.get_token().is_valid()  # a new grant without the lock
     assert released.wait(10), "the late lock was never released"
 

@@ -97,3 +97,23 @@ def test_refresh_token_lifetime_is_read_stored_and_kept_alive_by_rotation() -> N
     assert Want(min_ttl=300).accepts(token, None)
     silent = parse(body)
     assert silent.refresh_expires_at is None and Want(min_ttl=900).accepts(silent, None)
+
+
+def test_a_token_stored_by_an_earlier_version_still_loads() -> None:
+    """The stored form is the token's own model now; what version 0.1 wrote reads the same."""
+    from prefect_vendortokens.stores.codec import dump_record, load_record
+
+    old = (
+        '{"access_token": "abcd", "refresh_token": "rt-1", "refresh_expires_at": null, "id_token": null,'
+        ' "token_type": "Bearer", "scope": "a b", "issued_at": "2026-12-03T09:00:00+00:00",'
+        ' "expires_at": "2026-12-03T10:00:00+00:00", "expiry_source": "expires_in", "vendor": "v",'
+        ' "in_flight": {"refresh_fingerprint": "f", "holder": "h:1", "since": "2026-12-03T09:00:00+00:00"}}'
+    )
+    record = load_record(old)
+    assert record.token is not None and type(record.token) is AccessToken
+    assert record.token.secret() == "abcd" and record.token.refresh_token.get_secret_value() == "rt-1"
+    assert record.token.expires_at == datetime(2026, 12, 3, 10, tzinfo=UTC) and record.token.scope == "a b"
+    assert record.in_flight is not None and record.in_flight.holder == "h:1"
+    again = load_record(dump_record(record))
+    assert again.token == record.token and again.in_flight == record.in_flight
+    assert "abcd" not in repr(again)

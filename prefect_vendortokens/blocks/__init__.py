@@ -1,1 +1,2 @@
-"""The Prefect blocks: Vendor Credentials, its grouped settings, typed load errors, Prefect events."""
+"""The Prefect blocks: Vendor Credentials, its grouped settings, Vault Credentials, typed load errors,
+Prefect events."""

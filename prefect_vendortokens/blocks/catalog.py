@@ -2,7 +2,7 @@
 imports this module, and ``prefect block register -m prefect_vendortokens.blocks.catalog``."""
 
 from ..stores.prefect_block import StoredVendorToken
-from ..vault.block import VaultCredentials
 from .credentials import VendorCredentials
+from .vault import VaultCredentials
 
 __all__ = ["StoredVendorToken", "VaultCredentials", "VendorCredentials"]

@@ -1,61 +1,46 @@
-"""``VendorCredentials``: one vendor account as a Prefect block.
+"""``VendorCredentials``: one vendor account as a Prefect block, a declaration: its fields and
+form, their validation and the token API. What the values build (the client, the store, the
+manager) is ``account.py``'s; the consent is the engine's.
 
-The block is configuration. Tokens live in the process-wide ``TokenManager`` for the account
-(``engine/manager.py``), so loading the same block in a hundred tasks of one flow run costs one token.
+Tokens live in the process-wide ``TokenManager`` for the account (``engine/manager.py``), so
+loading the same block in a hundred tasks of one flow run costs one token.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
-import json
-import logging
-import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, cast
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from prefect._internal.compatibility.async_dispatch import async_dispatch
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
+from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.device import DeviceAuthorization
 from ..core.dialect import ClientAuth, TokenDialect
-from ..core.errors import (
-    BlockNotFoundError,
-    DialectError,
-    TokenError,
-)
-from ..core.presets import DIALECT_NAMES, get_dialect
-from ..core.response import safe_url
+from ..core.presets import DIALECT_NAMES, GRANT_PRESET_NAMES, get_dialect
 from ..core.token import AccessToken
-from ..core.url import refuse_user_info
+from ..engine import consent
 from ..engine.auth import VendorTokenAuth
-from ..engine.consent import CONSENT_TIMEOUT, run_consent
-from ..engine.manager import ClientSource, LazyClientSource, TokenManager, manager_for
-from ..stores.base import StoreLabel, StoreRequest, TokenStore
-from ..stores.registry import STORES
-from ..transport.client import TokenClient
-from ..vault.block import DOCS_URL, KEY_LOGO_URL, VaultCredentials
-from ..vault.source import SecretRef, VaultClientSource
-from . import events
-from .loading import TypedLoadErrors
+from ..engine.manager import TokenManager
+from . import account, checks
+from .loading import TypedLoadErrors, aload_named, load_named
 from .settings import (
     CLIENT_AUTH_METHODS,
+    GRANT_HELP,
     AuthorizationSettings,
     ClientAuthSettings,
+    GrantName,
     HttpSettings,
     TokenStoreSettings,
     VaultSecretPath,
-    nest_flat_settings,
+    form_input,
 )
-
-logger = logging.getLogger("prefect_vendortokens")
-
+from .vault import VaultCredentials
 
 # Every preset, and "custom": a new preset needs no edit here.
-VendorName = Literal[(*DIALECT_NAMES, "custom")]  # type: ignore[valid-type]
-_STORE_NOTED: set[str] = set()
+VendorName = Literal[(*DIALECT_NAMES, *GRANT_PRESET_NAMES, "custom")]  # type: ignore[valid-type]
 
 
 class VendorCredentials(TypedLoadErrors, CredentialsBlock):
@@ -76,7 +61,7 @@ class VendorCredentials(TypedLoadErrors, CredentialsBlock):
     _documentation_url = DOCS_URL  # type: ignore[assignment]
     _description = (
         "Client credentials for a vendor API with short-lived tokens (presets: "
-        + ", ".join(DIALECT_NAMES)
+        + ", ".join((*DIALECT_NAMES, *GRANT_PRESET_NAMES))
         + "; or 'custom' for a dialect of your own). Fill in the vendor, client ID and client secret "
         "(or a Vault block and secret path); the token URL defaults to the vendor's."
     )
@@ -112,12 +97,24 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         description="Stored encrypted by Prefect. Leave empty when the secret comes from Vault.",
     )
     scopes: list[str] = Field(default_factory=list, title="Scopes", description="Scopes to ask for.")
-    grant: Literal["client_credentials", "authorization_code"] = Field(
-        default="client_credentials",
-        title="Grant",
-        description="client_credentials: the app's own tokens. authorization_code: a user's, after "
-        "their consent, given once with `prefect-vendortokens authorize BLOCK`; the refresh token "
-        "is kept in the shared token store and renewed there.",
+    grant: GrantName = Field(default="client_credentials", title="Grant", description=GRANT_HELP)
+    # The grants' own inputs (password, jwt_bearer): one block of lines, empty unless used.
+    username: str = Field(
+        default="",
+        title="Username",
+        description="Grant password: the user's name. Grant jwt_bearer: the assertion's subject "
+        "(Salesforce's user name, a Google user to act for); empty for none.",
+    )
+    password: SecretStr = Field(
+        default=SecretStr(""),
+        title="Password",
+        description="Grant password: the user's password, stored encrypted (or keep it in Vault).",
+    )
+    service_account_key: SecretStr = Field(
+        default=SecretStr(""),
+        title="Service-account key file (JSON)",
+        description="Grant jwt_bearer with vendor google: the whole downloaded key file; it fills the "
+        "issuer, key id, key and token URL. Stored encrypted (or keep it in Vault).",
     )
     issuer: str = Field(
         default="",
@@ -155,6 +152,12 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         title="Client authentication",
         description="The vendor's own way, or an OAuth method (private_key_jwt, public client).",
     )
+    dpop: bool = Field(
+        default=False,
+        title="DPoP-bound tokens",
+        description="Ask for tokens bound to a key of this account (RFC 9449, FAPI 2.0, atproto): a "
+        "signed proof on every token request and API call. The key is kept, encrypted, with the token.",
+    )
     authorization: AuthorizationSettings = Field(
         default_factory=AuthorizationSettings,
         title="User authorization",
@@ -177,113 +180,16 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
     def _accept_form_and_flat_input(cls, data: Any) -> Any:
         """What the UI forms post, and flat keywords: ``{}`` or nulls for an untouched nested
         Vault block (V1 form) mean none; a dialect is dropped unless the vendor is custom."""
-        if not isinstance(data, dict):
-            return data
-        data = nest_flat_settings(data)
-        for name in ("vault", "token_store_vault"):
-            if _blank(data.get(name)):
-                data[name] = None
-        if data.get("vendor", "oauth2") != "custom":
-            data.pop("dialect", None)
-        for name in ("token_url", "client_id"):
-            if data.get(name) is None:
-                data.pop(name, None)
-        if data.get("client_secret") is None:
-            data.pop("client_secret", None)
-        return data
+        return form_input(data) if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _check_config(self) -> VendorCredentials:
-        name = self._label()
-        if self.vendor == "custom" and self.dialect is None:
-            raise ValueError(f"{name}: vendor 'custom' needs a Custom dialect")
-        url = self.effective_token_url
-        if not url and not self.issuer.strip():
-            raise ValueError(
-                f"{name}: no Token URL given (nor an Issuer) and the {self.vendor!r} preset has no default"
-            )
-        for field, value in (
-            ("token_url", url),
-            ("issuer", self.issuer.strip()),
-            ("authorization.authorization_url", self.authorization.authorization_url.strip()),
-        ):
-            if value:
-                self._check_url(name, field, value)
-        self._check_secrets(name)
-        self._check_grant(name)
-        kind = STORES.get(self.token_store.kind)
-        if kind is not None and kind.needs_vault and self.token_store_vault is None and self.vault is None:
-            raise ValueError(
-                f"{name}: token store {kind.name!r} needs a Vault block (token_store_vault or vault)"
-            )
+        checks.check(self)
         return self
 
-    def _check_url(self, name: str, field: str, url: str) -> None:
-        refuse_user_info(url, field, label=name)  # before anything that could echo the URL
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            raise ValueError(f"{name}: {field} has an invalid port") from None
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"{name}: {field} must be an http(s) URL, got {parts.scheme or 'no'} scheme")
-        if parts.scheme == "http" and not (self.http.allow_insecure_http or _is_loopback(parts.hostname)):
-            raise ValueError(
-                f"{name}: {field} uses plain http on {parts.hostname}; use https, a loopback host, "
-                "or set allow_insecure_http"
-            )
-
-    def _check_secrets(self, name: str) -> None:
-        auth = self.effective_dialect.client_auth
-        inline_secret = self.client_secret.get_secret_value().strip()
-        inline_key = self.client_auth.private_key.get_secret_value().strip()
-        wants_secret = auth not in (ClientAuth.NONE, ClientAuth.PRIVATE_KEY_JWT)
-        if self.vault is not None:
-            if not self.vault_secret.path.strip():
-                raise ValueError(f"{name}: a Vault reference needs vault_secret.path (the secret's path)")
-            if inline_secret:
-                raise ValueError(
-                    f"{name}: give either an inline client_secret or a Vault reference, not both"
-                )
-            if inline_key:
-                raise ValueError(f"{name}: give either an inline private key or a Vault reference, not both")
-            return
-        if not self.client_id.strip() and wants_secret:
-            raise ValueError(
-                f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
-            )
-        if not self.client_id.strip():
-            raise ValueError(f"{name}: client_id is required (non-empty), or a Vault block and path")
-        if wants_secret and not inline_secret:
-            raise ValueError(
-                f"{name}: client_id and client_secret are required (non-empty), or a Vault block and path"
-            )
-        if auth is ClientAuth.PRIVATE_KEY_JWT and not inline_key:
-            raise ValueError(
-                f"{name}: private_key_jwt needs client_auth.private_key, or a Vault block and path"
-            )
-
-    def _check_grant(self, name: str) -> None:
-        if self.grant != "authorization_code":
-            return
-        dialect = self.effective_dialect
-        if not (dialect.authorization_code_grant and dialect.refresh_grant):
-            raise ValueError(
-                f"{name}: grant authorization_code needs a vendor with the authorization-code and "
-                f"refresh grants; {dialect.name!r} lacks one (pick oauth2, slashid or a custom dialect)"
-            )
-        if self.token_store.kind == "memory":
-            raise ValueError(
-                f"{name}: grant authorization_code keeps its refresh token in a shared store; "
-                "choose token store prefect, vault or auto"
-            )
-        if not (self.authorization.authorization_url.strip() or self.issuer.strip()):
-            raise ValueError(
-                f"{name}: grant authorization_code needs authorization.authorization_url or an issuer"
-            )
-
     # --- configuration ------------------------------------------------------------------
-    def _label(self) -> str:
+    def label(self) -> str:
+        """How errors and logs name the block: its saved name, else its vendor."""
         block = getattr(self, "_block_document_name", None)
         return f"block {block!r}" if block else f"VendorCredentials({self.vendor})"
 
@@ -308,135 +214,13 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             "" if self.issuer.strip() else self.effective_dialect.default_token_url
         )
 
-    def _verify(self) -> bool | ssl.SSLContext:
-        path = self.http.ca_bundle_path.strip()
-        if not path:
-            return self.http.verify_tls
-        try:
-            return ssl.create_default_context(cafile=path)
-        except (OSError, ssl.SSLError) as exc:  # missing or not a PEM file
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            raise DialectError(
-                f"{self._label()}: cannot use the CA bundle {path}: {reason}", vendor=self.vendor
-            ) from None
-
-    def _account(self) -> dict[str, Any]:
-        """Who the tokens belong to (no secret): the key of the shared store and its lock."""
-        return {
-            # How the vendor treats a reused refresh token is behaviour, not identity (see cache_key).
-            "dialect": self.effective_dialect.model_dump(mode="json", exclude={"refresh_reuse_grace"}),
-            "token_url": self.effective_token_url,
-            "client_id": self.client_id,
-            "scopes": sorted(self.scopes),
-            "extra": self.extra,
-            # Only when set, so the keys (and stored tokens) of existing blocks stay as they were.
-            **({"issuer": self.issuer.strip()} if self.issuer.strip() else {}),
-            **({"grant": self.grant} if self.grant != "client_credentials" else {}),
-            "vault": None
-            if self.vault is None
-            else {"session": self.vault.session_key(), **self.vault_secret.model_dump()},
-        }
-
     def account_key(self) -> str:
         """The account's identity: blocks with equal keys share the stored token."""
-        account = self._account()
-        if self.client_secret.get_secret_value():  # a changed inline secret is a different account
-            account["secret"] = hashlib.sha256(self.client_secret.get_secret_value().encode()).hexdigest()
-        if self.client_auth.private_key.get_secret_value():
-            key = self.client_auth.private_key.get_secret_value().encode()
-            account["private_key"] = hashlib.sha256(key).hexdigest()
-        return _digest(account)
-
-    def cache_key(self) -> str:
-        """The process-wide manager's key: the account plus everything that changes how tokens
-        are obtained (store, margin, timeout, TLS), so two blocks that behave differently never
-        share a manager silently."""
-        store_vault = self.token_store_vault or self.vault
-        behaviour = {
-            "account": self.account_key(),
-            "http": self.http.model_dump(),
-            "store": self.token_store.model_dump(),
-            "client_auth": self.client_auth.model_dump(exclude={"private_key"}),
-            "reuse_grace": self.refresh_reuse_grace,
-            "store_vault": None if store_vault is None else store_vault.session_key(),
-        }
-        return _digest(behaviour)
-
-    def _token_client(
-        self, client_id: str, client_secret: SecretStr, private_key: SecretStr | None = None
-    ) -> TokenClient:
-        """The account's client; with an issuer, its endpoints come from discovery (a blocking
-        read, cached per process: the manager builds clients in a thread)."""
-        options: dict[str, Any] = {
-            "scopes": self.scopes,
-            "extra": self.extra,
-            "timeout": self.http.timeout,
-            "verify": self._verify(),
-            "authorization_url": self.authorization.authorization_url.strip() or None,
-            "private_key": private_key or self.client_auth.private_key,
-            "key_id": self.client_auth.key_id.strip(),
-            "signing_alg": self.client_auth.signing_alg.strip(),
-            "assertion_audience": self.client_auth.assertion_audience.strip(),
-        }
-        dialect, url = self.effective_dialect, self.effective_token_url
-        if self.issuer.strip():
-            return TokenClient.from_issuer(
-                dialect, self.issuer.strip(), client_id, client_secret, token_url=url or None, **options
-            )
-        return TokenClient(dialect, url, client_id, client_secret, **options)
-
-    def _source(self) -> ClientSource:
-        if self.vault is not None:
-            ref = self.vault_secret
-            auth = self.effective_dialect.client_auth
-            return VaultClientSource(
-                self.vault,
-                SecretRef(
-                    ref.path,
-                    ref.mount,
-                    ref.version or None,
-                    ref.client_id_key,
-                    "" if auth in (ClientAuth.NONE, ClientAuth.PRIVATE_KEY_JWT) else ref.client_secret_key,
-                    ref.private_key_key if auth is ClientAuth.PRIVATE_KEY_JWT else "",
-                ),
-                client_id=self.client_id.strip(),
-                label=self._label(),
-                make_client=self._token_client,
-            )
-        return LazyClientSource(lambda: self._token_client(self.client_id.strip(), self.client_secret))
+        return account.account_key(self)
 
     def store_kind(self) -> str:
         """The shared store this block uses: the configured kind, with 'auto' resolved."""
-        kind = self.token_store.kind
-        if kind != "auto":
-            return str(kind)
-        # A user's grant lives only in a shared store (authorize writes it there).
-        shared = self.grant == "authorization_code" or events.prefect_api_available()
-        chosen = "prefect" if shared else "memory"
-        key = self.account_key()
-        if key not in _STORE_NOTED:
-            _STORE_NOTED.add(key)
-            reason = (
-                "a Prefect API is configured"
-                if chosen == "prefect"
-                else "no Prefect API is configured (set PREFECT_API_URL to share tokens across processes)"
-            )
-            logger.info("%s: token store %r: %s", self._label(), chosen, reason)
-        return chosen
-
-    def _store(self) -> TokenStore | None:
-        about = StoreLabel(
-            vendor=self.effective_dialect.name,
-            block=getattr(self, "_block_document_name", None),
-            token_url=safe_url(self.effective_token_url or ""),  # shown in the UI: no query, no user-info
-        )
-        request = StoreRequest(
-            label=about,
-            vault=self.token_store_vault or self.vault,
-            vault_mount=self.token_store.vault_mount,
-            vault_path=self.token_store.vault_path,
-        )
-        return STORES[self.store_kind()].build(request)
+        return account.store_kind(self)
 
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
@@ -451,26 +235,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         private = self.__pydantic_private__  # a plain dict: reads it ~5x faster than self._manager
         manager = private.get("_manager") if private is not None else None
         if manager is None or manager.retired:
-            manager = self._manager = self._resolve_manager()
-        return manager
-
-    def _resolve_manager(self) -> TokenManager:
-        manager = manager_for(
-            self.cache_key(),
-            self._source,
-            margin=self.http.margin,
-            label=self._label(),
-            make_store=self._store,
-            store_key=self.account_key(),
-            user_grant=self.grant == "authorization_code",
-            reuse_grace=self.refresh_reuse_grace,
-        )
-        events.watch(
-            manager,
-            block_name=getattr(self, "_block_document_name", None),
-            block_id=getattr(self, "_block_document_id", None),
-            vendor=self.effective_dialect.name,
-        )
+            manager = self._manager = account.manager(self)
         return manager
 
     def rotate(self, horizon: float = 0.0) -> tuple[AccessToken, bool]:
@@ -486,41 +251,30 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         *,
         show_url: Callable[[str], None] = print,
         port: int | None = None,
-        timeout: float = CONSENT_TIMEOUT,
+        timeout: float = consent.CONSENT_TIMEOUT,
+        device: bool | None = None,
+        show: Callable[[DeviceAuthorization], None] | None = None,
     ) -> AccessToken:
-        """Run the user's consent for grant authorization_code (what `prefect-vendortokens
-        authorize` does): ``show_url`` gets the authorization URL to open; the redirect comes
-        back on ``127.0.0.1:port``. The token and its refresh token go to the shared store under
-        the refresh lock; returns the token. Interactive, so sync only."""
-        if self.grant != "authorization_code":
-            raise DialectError(
-                f"{self._label()}: grant is {self.grant}; authorize is for grant authorization_code",
-                vendor=self.vendor,
-            )
-        manager = self.manager()
-        client = manager.source.client(True)
+        """Run the user's consent for grant authorization_code or device_code (what
+        `prefect-vendortokens authorize` does): ``show_url`` gets the authorization URL to open;
+        the redirect comes back on ``127.0.0.1:port``. With ``device`` (the default for grant
+        device_code), the device flow (RFC 8628) instead: ``show`` gets the verification URI and
+        user code to show the person, and the token endpoint is polled until they approve
+        elsewhere. The token and its refresh token go to the shared store under the refresh lock;
+        returns the token. Interactive, so sync only."""
         settings = self.authorization
-        if not client.authorization_url_base:
-            raise DialectError(
-                f"{self._label()}: no authorization endpoint (set authorization.authorization_url, or "
-                "an issuer whose metadata has one)",
-                vendor=self.vendor,
+        if device or (device is None and self.grant == "device_code"):
+            return consent.authorize_device(
+                self.manager(), show=show or consent.print_device_authorization, timeout=timeout
             )
-        token = run_consent(
-            client,
+        return consent.authorize(
+            self.manager(),
             show_url=show_url,
             port=settings.redirect_port if port is None else port,
             path=settings.redirect_path,
             extra_params=settings.extra_params,
             timeout=timeout,
         )
-        if token.refresh_token is None:
-            logger.warning(
-                "%s: the vendor issued no refresh token; the grant ends when this token expires "
-                "(ask for offline access, e.g. scope offline_access with prompt=consent)",
-                self._label(),
-            )
-        return manager.install(token)
 
     # --- tokens -------------------------------------------------------------------------
     async def aget_token(self, force_refresh: bool = False) -> AccessToken:
@@ -553,71 +307,19 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
 
     def get_client(self, **httpx_kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` that authenticates every request with this account's token."""
-        httpx_kwargs.setdefault("timeout", self.http.timeout)
-        httpx_kwargs.setdefault("verify", self._verify())
-        auth = self.auth()
-        hooks = dict(httpx_kwargs.pop("event_hooks", None) or {})
-        hooks["request"] = [auth.strip_on_redirect, *hooks.get("request", [])]
-        return httpx.Client(auth=auth, event_hooks=hooks, **httpx_kwargs)
+        return httpx.Client(**account.httpx_options(self, httpx_kwargs, asynchronous=False))
 
     def get_async_client(self, **httpx_kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` that authenticates every request with this account's token."""
-        httpx_kwargs.setdefault("timeout", self.http.timeout)
-        httpx_kwargs.setdefault("verify", self._verify())
-        auth = self.auth()
-        hooks = dict(httpx_kwargs.pop("event_hooks", None) or {})
-        hooks["request"] = [auth.astrip_on_redirect, *hooks.get("request", [])]
-        return httpx.AsyncClient(auth=auth, event_hooks=hooks, **httpx_kwargs)
+        return httpx.AsyncClient(**account.httpx_options(self, httpx_kwargs, asynchronous=True))
 
 
 def load_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
     """A block given as itself or by its saved name (what the tasks, flows and CLI accept).
     A missing block is a ``BlockNotFoundError``, an invalid one an ``InvalidBlockError``."""
-    if isinstance(credentials, VendorCredentials):
-        return credentials
-    try:
-        return cast(VendorCredentials, VendorCredentials.load(credentials, _sync=True))  # type: ignore[call-arg]
-    except ValueError as exc:
-        if isinstance(exc, TokenError):
-            raise
-        raise _not_found(credentials) from None
+    return load_named(VendorCredentials, credentials)
 
 
 async def aload_credentials(credentials: VendorCredentials | str) -> VendorCredentials:
-    if isinstance(credentials, VendorCredentials):
-        return credentials
-    try:
-        return await VendorCredentials.aload(credentials)
-    except ValueError as exc:
-        if isinstance(exc, TokenError):
-            raise
-        raise _not_found(credentials) from None
-
-
-def _not_found(name: str) -> BlockNotFoundError:
-    return BlockNotFoundError(
-        f"no Vendor Credentials block named {name!r} (create it in the Prefect UI under Blocks, "
-        "or save one in code)"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _blank(value: Any) -> bool:
-    """An untouched nested block in a form: nothing, ``{}``, or only empty values."""
-    if value is None:
-        return True
-    if isinstance(value, dict):
-        return all(v in (None, "", [], {}) for v in value.values())
-    return False
-
-
-def _digest(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    """``load_credentials`` for async callers."""
+    return await aload_named(VendorCredentials, credentials)

@@ -1,4 +1,4 @@
-"""Load errors a person can act on, for every block type of the package.
+"""Loading a block by name, and load errors a person can act on, for every block type of the package.
 
 Prefect's own load error says only "failed validation, try validate=False", and pydantic's
 would echo the inputs (which may be a client secret). These name the block, each field and its
@@ -7,11 +7,15 @@ problem, and nothing that was typed into the field.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
-from ..core.errors import InvalidBlockError
+from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
+
+B = TypeVar("B")
 
 
 def invalid_block_error(name: str | None, block_type: type, error: ValidationError) -> InvalidBlockError:
@@ -45,3 +49,34 @@ def filled(value: Any) -> bool:
     if hasattr(value, "get_secret_value"):
         value = value.get_secret_value()
     return bool(value.strip()) if isinstance(value, str) else bool(value)
+
+
+def load_named(block_type: type[B], block: B | str) -> B:
+    """``block`` itself, or the saved block of that name: a missing one is a
+    ``BlockNotFoundError``, an invalid one an ``InvalidBlockError`` (with ``TypedLoadErrors``)."""
+    if isinstance(block, block_type):
+        return block
+    with _not_found_as_typed(block_type, str(block)):
+        return cast(B, block_type.load(block, _sync=True))  # type: ignore[attr-defined]
+
+
+async def aload_named(block_type: type[B], block: B | str) -> B:
+    """``load_named`` for async callers."""
+    if isinstance(block, block_type):
+        return block
+    with _not_found_as_typed(block_type, str(block)):
+        return cast(B, await block_type.aload(block))  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _not_found_as_typed(block_type: type, name: str) -> Iterator[None]:
+    """Prefect's "no such block" (a plain ``ValueError``) as our ``BlockNotFoundError``."""
+    try:
+        yield
+    except ValueError as exc:
+        if isinstance(exc, TokenError):
+            raise
+        label = getattr(block_type, "_block_type_name", None) or block_type.__name__
+        raise BlockNotFoundError(
+            f"no {label} block named {name!r} (create it in the Prefect UI under Blocks, or save one in code)"
+        ) from None

@@ -10,12 +10,8 @@ from cyclopts import Parameter
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, fail, show, show_record
 from .block_names import require_saved, saved_names
+from .output import expires_in
 from .prefect_api import Stop, prefect_api
-
-
-def _expires_in(at: datetime) -> str:
-    seconds = int((at - datetime.now(UTC)).total_seconds())
-    return str(timedelta(seconds=seconds)) if seconds >= 0 else f"expired {timedelta(seconds=-seconds)} ago"
 
 
 @app.command(name="check")
@@ -57,7 +53,7 @@ def check(
         "vendor": creds.effective_dialect.name,
         "fingerprint": token.fingerprint,
         "expires_at": token.expires_at.isoformat(timespec="seconds"),
-        "expires_in": _expires_in(token.expires_at),
+        "expires_in": expires_in(token.expires_at),
         "expiry_source": token.expiry_source.value,
         "store": creds.store_kind(),
         "requested": creds.manager().requests > 0,
@@ -107,7 +103,7 @@ def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if token is not None:
         row |= {
             "fingerprint": token.fingerprint,
-            "expires_in": _expires_in(token.expires_at),
+            "expires_in": expires_in(token.expires_at),
             "last_refresh": token.issued_at.isoformat(timespec="seconds"),
         }
     failed = errors.get(name)

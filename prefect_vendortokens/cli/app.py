@@ -9,7 +9,9 @@ from typing import Annotated
 
 from cyclopts import App, Group, Parameter
 
+from .exits import EXIT_BLOCK, EXIT_OK, EXIT_PREFECT, EXIT_TOKEN
 from .output import console, errors, fail, show, show_commands, show_record
+from .prefect_api import Stop, session
 
 __all__ = [
     "EXIT_BLOCK",
@@ -28,10 +30,6 @@ __all__ = [
     "show_record",
 ]
 
-EXIT_OK = 0
-EXIT_TOKEN = 1  # a token could not be had (vendor, Vault, store), or a rotation failed
-EXIT_BLOCK = 2  # a block is missing or invalid, a variable is missing, or the command line is wrong
-EXIT_PREFECT = 3  # no Prefect API is configured, or none answered
 
 JsonFlag = Annotated[
     bool,
@@ -76,8 +74,6 @@ def _launch(
         ),
     ] = False,
 ) -> int:
-    from .prefect_api import Stop, session
-
     try:
         with session(profile, ephemeral):
             result = app(tokens, result_action="return_value")

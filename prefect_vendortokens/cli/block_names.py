@@ -6,7 +6,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from .app import EXIT_BLOCK
+from .exits import EXIT_BLOCK
 from .prefect_api import Stop, api_url
 
 ALL_NAMES_UP_TO = 12  # list every saved name when there are at most this many

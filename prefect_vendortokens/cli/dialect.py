@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from cyclopts import App, Parameter
 from pydantic import SecretStr, ValidationError
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -36,11 +35,6 @@ app.command(dialect_app)
 
 class _Missing(Exception):
     pass
-
-
-def _fail(message: str, code: int, *, as_json: bool) -> int:
-    """``fail`` for text that quotes the document: Rich would read "[...]" in it as markup."""
-    return fail(message if as_json else escape(message), code, as_json=as_json)
 
 
 def _interactive() -> bool:
@@ -155,7 +149,7 @@ def import_spec(
         else:
             result = import_openapi(spec, server=server, operation=operation)
     except SpecError as exc:
-        return _fail(str(exc), EXIT_BLOCK, as_json=json)
+        return fail(str(exc), EXIT_BLOCK, as_json=json)
 
     out: dict[str, Any] = result.to_json()
     dialect = result.dialect
@@ -163,17 +157,17 @@ def import_spec(
     code = EXIT_OK
     if probe or save_block:
         if not result.token_url:
-            return _fail("the document names no usable server: pass --server", EXIT_BLOCK, as_json=json)
+            return fail("the document names no usable server: pass --server", EXIT_BLOCK, as_json=json)
         try:
             client_id, secret = _client_credentials(from_stdin)
             extras = _extra_values(extra or [], result.needs, from_stdin)
         except _Missing as exc:
-            return _fail(str(exc), EXIT_BLOCK, as_json=json)
+            return fail(str(exc), EXIT_BLOCK, as_json=json)
     if probe:
         try:
             report = run_probe(result, client_id, secret, extra=extras, timeout=timeout)
         except DialectError as exc:
-            return _fail(str(exc), EXIT_BLOCK, as_json=json)
+            return fail(str(exc), EXIT_BLOCK, as_json=json)
         dialect = report.dialect
         out["dialect"] = dialect.model_dump(mode="json")
         out["probe"] = report.to_json()
@@ -182,7 +176,7 @@ def import_spec(
     if save_block and code == EXIT_OK:
         saved = _save(save_block, dialect, result.token_url, client_id, secret, extras, overwrite)
         if isinstance(saved, tuple):
-            return _fail(saved[1], saved[0], as_json=json)
+            return fail(saved[1], saved[0], as_json=json)
         out["saved_block"] = save_block
     elif save_block:
         out["saved_block"] = None  # a dialect that got no token is not saved

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from cyclopts import Parameter
 
+from ..testing.service import read_env_file
 from .app import EXIT_BLOCK, EXIT_OK, JsonFlag, app, fail, show
 from .prefect_api import Stop, prefect_api
 
@@ -52,17 +53,6 @@ EXAMPLE_BLOCKS: dict[str, dict[str, Any]] = {
 VAULT_BLOCK_VARIABLE = "VENDORTOKENS_VAULT_BLOCK"
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``#`` comments and blank lines ignored)."""
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
 def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[dict[str, Any] | None, str]:
     """The block document for ``vendor`` with its secrets filled in, or None and what is missing.
     Inline id and secret win; a document with a Vault path falls back to the Vault block."""
@@ -79,7 +69,7 @@ def document_for(vendor: str, env: dict[str, str], prefix: str = "") -> tuple[di
     )
     if vault_secret is not None:
         if vault_block := env.get(VAULT_BLOCK_VARIABLE):
-            from ..vault.block import VaultCredentials
+            from ..blocks.vault import VaultCredentials
 
             return data | {"vault": VaultCredentials.load(vault_block), "vault_secret": vault_secret}, ""
         needs += (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
@@ -75,6 +76,12 @@ def fail(message: str, code: int, *, as_json: bool) -> int:
         errors.print("[red]error:[/red] ", end="", markup=True)
         errors.print(message, markup=False, soft_wrap=True)
     return code
+
+
+def expires_in(at: datetime) -> str:
+    """How long until ``at`` (``1:02:03``), or how long ago it passed."""
+    seconds = int((at - datetime.now(UTC)).total_seconds())
+    return str(timedelta(seconds=seconds)) if seconds >= 0 else f"expired {timedelta(seconds=-seconds)} ago"
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str], title: str) -> Table:

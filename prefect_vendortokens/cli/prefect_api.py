@@ -17,7 +17,7 @@ from contextvars import ContextVar
 
 import httpx
 
-from .app import EXIT_BLOCK, EXIT_PREFECT
+from .exits import EXIT_BLOCK, EXIT_PREFECT
 
 REGISTER_COMMAND = "prefect block register -m prefect_vendortokens"
 EXAMPLE_API_URL = "http://127.0.0.1:4200/api"  # where `prefect server start` serves it

@@ -4,18 +4,15 @@ its env file), that env file for ``save-blocks``, and HTTP control endpoints (se
 
 from __future__ import annotations
 
-import secrets
-import signal
-import threading
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
 from .app import EXIT_OK, app, show, show_commands
-from .example_blocks import read_env_file
 
-SEED_VARIABLE = "VENDORTOKENS_SANDBOX_SEED"
+if TYPE_CHECKING:
+    from ..testing.sandbox import VendorSandbox
 
 
 @app.command(name="sandbox")
@@ -34,39 +31,27 @@ def sandbox(
     same seed gives the same credentials, so saved blocks keep working across restarts. Needs no
     Prefect API.
     """
-    from ..testing.sandbox import VendorSandbox
+    from ..testing.service import serve
 
-    if seed is None:
-        previous = read_env_file(env_file) if env_file.is_file() else {}
-        seed = previous.get(SEED_VARIABLE) or secrets.token_urlsafe(16)
-    server = VendorSandbox(seed).start(port)
-    lines = [f"{SEED_VARIABLE}={seed}", *(f"{k}={v}" for k, v in server.env().items())]
-    env_file.write_text("\n".join(lines) + "\n")
-    env_file.chmod(0o600)  # it holds the emulated client secrets
-    rows = [
-        {"vendor": v, "token_url": server.token_url(v), "api_url": server.api_url(v)} for v in server.counts()
-    ]
-    show(
-        rows, ["vendor", "token_url", "api_url"], as_json=False, title=f"Vendor sandbox at {server.base_url}"
-    )
-    show_commands(
-        [
-            (
-                f"Credentials in {env_file}; save a block per vendor with",
-                f"prefect-vendortokens save-blocks --env-file {env_file}",
-            ),
-            (
-                "Controls",
-                f"{server.base_url}/_control/{{revoke,fail,fail-api,delay,lifetime,reset,counts}}",
-            ),
+    def announce(server: VendorSandbox, env_file: Path) -> None:
+        rows = [
+            {"vendor": v, "token_url": server.token_url(v), "api_url": server.api_url(v)}
+            for v in server.counts()
         ]
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait(seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+        title = f"Vendor sandbox at {server.base_url}"
+        show(rows, ["vendor", "token_url", "api_url"], as_json=False, title=title)
+        show_commands(
+            [
+                (
+                    f"Credentials in {env_file}; save a block per vendor with",
+                    f"prefect-vendortokens save-blocks --env-file {env_file}",
+                ),
+                (
+                    "Controls",
+                    f"{server.base_url}/_control/{{revoke,fail,fail-api,delay,lifetime,reset,counts}}",
+                ),
+            ]
+        )
+
+    serve(port=port, seed=seed, env_file=env_file, seconds=seconds, announce=announce)
     return EXIT_OK

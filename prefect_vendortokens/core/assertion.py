@@ -2,13 +2,15 @@
 
 A short-lived JWT signed with the client's private key (or, for ``client_secret_jwt``, an HMAC
 of its secret) stands in for the secret on the wire. Signing is joserfc's (authlib's JOSE
-library); this module only chooses the claims. Pure: the time is a parameter.
+library); this module only chooses the claims. Pure: the time is a parameter. The key loading
+and ``sign`` serve the JWT bearer grant's assertion (``jwt_bearer``) and DPoP proofs too.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -23,8 +25,9 @@ _EC_ALG = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 SigningKey = RSAKey | ECKey | OKPKey | OctKey
 
 
-def load_private_key(text: str, *, vendor: str) -> SigningKey:
-    """A private key from PEM or a JWK (JSON). The error never quotes the key."""
+def load_private_key(text: str, *, vendor: str, purpose: str = "private_key_jwt") -> SigningKey:
+    """A private key from PEM or a JWK (JSON). The error names ``purpose`` and never quotes the
+    key."""
     text = text.strip()
     try:
         if text.startswith("{"):
@@ -36,9 +39,7 @@ def load_private_key(text: str, *, vendor: str) -> SigningKey:
                 continue
     except (JoseError, ValueError, TypeError):
         pass
-    raise DialectError(
-        "the private key for private_key_jwt is neither a PEM private key nor a JWK", vendor=vendor
-    )
+    raise DialectError(f"the private key for {purpose} is neither a PEM private key nor a JWK", vendor=vendor)
 
 
 def secret_key(secret: str, *, vendor: str) -> OctKey:
@@ -61,11 +62,6 @@ def client_assertion(
 ) -> str:
     """The signed assertion: ``iss`` = ``sub`` = client id, ``aud``, ``iat``, a short ``exp``,
     a unique ``jti`` (servers refuse a replayed one)."""
-    chosen = alg or _default_alg(key)
-    header: dict[str, str] = {"alg": chosen, "typ": "JWT"}
-    kid = key_id or (key.kid if not isinstance(key, OctKey) else None)
-    if kid:
-        header["kid"] = kid
     claims = {
         "iss": client_id,
         "sub": client_id,
@@ -74,12 +70,34 @@ def client_assertion(
         "exp": now + ASSERTION_LIFETIME,
         "jti": jti or secrets.token_urlsafe(24),
     }
+    return sign(key, claims, key_id=key_id, alg=alg, vendor=vendor, what="the client assertion")
+
+
+def sign(
+    key: SigningKey,
+    claims: dict[str, Any],
+    *,
+    key_id: str = "",
+    alg: str = "",
+    typ: str = "JWT",
+    header: dict[str, Any] | None = None,
+    vendor: str = "",
+    what: str = "the assertion",
+) -> str:
+    """``claims`` as a compact JWS signed with ``key``: ``alg`` (else the key's usual one), the
+    ``kid`` (``key_id``, else the key's own), ``typ`` and any ``header`` fields. A failure names
+    ``what`` and the algorithm, never the key."""
+    chosen = alg or _default_alg(key)
+    protected: dict[str, Any] = {"alg": chosen, "typ": typ}
+    kid = key_id or (key.kid if not isinstance(key, OctKey) else None)
+    if kid:
+        protected["kid"] = kid
+    protected.update(header or {})
     try:
-        return jwt.encode(header, claims, key, algorithms=[chosen])
+        return jwt.encode(protected, claims, key, algorithms=[chosen])
     except (JoseError, ValueError, TypeError) as exc:
-        raise DialectError(
-            f"cannot sign the client assertion with {chosen} ({type(exc).__name__})", vendor=vendor
-        ) from None
+        reason = type(exc).__name__
+        raise DialectError(f"cannot sign {what} with {chosen} ({reason})", vendor=vendor) from None
 
 
 def _default_alg(key: SigningKey) -> str:

@@ -10,7 +10,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+    model_validator,
+)
 
 
 class BodyEncoding(StrEnum):
@@ -32,10 +41,29 @@ class ClientAuth(StrEnum):
     NONE = "none"  # a public client: the client id only (with PKCE for the code grant)
     PRIVATE_KEY_JWT = "private_key_jwt"  # RFC 7523 2.2 assertion signed with the client's key
     CLIENT_SECRET_JWT = "client_secret_jwt"  # the same, an HMAC of the client secret
+    TLS_CLIENT_AUTH = "tls_client_auth"  # RFC 8705 2.1: a CA-issued client certificate
+    SELF_SIGNED_TLS_CLIENT_AUTH = "self_signed_tls_client_auth"  # RFC 8705 2.2: a registered one
 
 
 # The methods whose secret never travels; the others send the client secret itself.
 ASSERTION_AUTH = (ClientAuth.PRIVATE_KEY_JWT, ClientAuth.CLIENT_SECRET_JWT)
+# Mutual TLS (RFC 8705): the certificate on the connection proves the client; the body carries
+# only the client id, and the tokens are bound to the certificate.
+MTLS_AUTH = (ClientAuth.TLS_CLIENT_AUTH, ClientAuth.SELF_SIGNED_TLS_CLIENT_AUTH)
+# What each method needs besides the client id, one row per method: the block's validation and
+# the Vault secret's keys read it ("" for a public client).
+CLIENT_AUTH_NEEDS: dict[ClientAuth, str] = {
+    ClientAuth.BASIC: "client_secret",
+    ClientAuth.BODY: "client_secret",
+    ClientAuth.QUERY: "client_secret",
+    ClientAuth.BASIC_AND_QUERY: "client_secret",
+    ClientAuth.NONE: "",
+    ClientAuth.PRIVATE_KEY_JWT: "private_key",
+    ClientAuth.CLIENT_SECRET_JWT: "client_secret",
+    # mTLS: the certificate and its key travel with the connection's TLS settings, no secret.
+    ClientAuth.TLS_CLIENT_AUTH: "",
+    ClientAuth.SELF_SIGNED_TLS_CLIENT_AUTH: "",
+}
 
 
 class ExpiresAtFormat(StrEnum):
@@ -45,7 +73,7 @@ class ExpiresAtFormat(StrEnum):
     ISO8601 = "iso8601"
 
 
-_ACRONYMS = {"id": "ID", "url": "URL", "uri": "URI", "pkce": "PKCE", "json": "JSON"}
+_ACRONYMS = {"id": "ID", "url": "URL", "uri": "URI", "pkce": "PKCE", "json": "JSON", "jwt": "JWT"}
 
 
 def _title(name: str, _info: object = None) -> str:
@@ -71,6 +99,29 @@ _NONE_IS_EMPTY = (
     "authorization_code_grant",
     "scope_field",
     "auth_scheme",
+)
+
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 3.4
+JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"  # RFC 7523 2.1
+
+# Fields added after 0.1. Left at their defaults they are left out of ``model_dump``, so the dump
+# of every dialect that existed before (which the blocks hash into the account key, the name of
+# the stored token and its lock) stays byte for byte what it was.
+_ADDED_LATER = (
+    "device_code_grant",
+    "default_device_authorization_url",
+    "device_code_field",
+    "jwt_bearer_grant",
+    "assertion_field",
+    "assertion_audience",
+    "assertion_scope",
+    "assertion_scope_claim",
+    "assertion_claims",
+    "assertion_lifetime",
+    "client_id_in_jwt_bearer",
+    "password_grant",
+    "username_field",
+    "password_field",
 )
 
 
@@ -143,6 +194,58 @@ class TokenDialect(BaseModel):
     client_id_in_code_grant: bool = Field(
         False, description="Also send the client id as a field in the code exchange."
     )
+    # Device authorization grant (RFC 8628): a person approves on another device while we poll.
+    device_code_grant: str = Field(
+        DEVICE_CODE_GRANT, description="Grant value for polling with a device code (RFC 8628)."
+    )
+    default_device_authorization_url: str = Field(
+        "", description="The vendor's device authorization endpoint, used when none is configured."
+    )
+    device_code_field: str = Field("device_code", description="Field carrying the device code.")
+    # JWT bearer grant (RFC 7523 2.1): a signed assertion is the grant (service accounts).
+    jwt_bearer_grant: str = Field(
+        JWT_BEARER_GRANT, description="Grant value for a signed assertion as the grant (RFC 7523 2.1)."
+    )
+    assertion_field: str = Field("assertion", description="Field carrying the grant's assertion.")
+    assertion_audience: str = Field(
+        "",
+        description=(
+            "The assertion's aud claim; empty for the token URL (Google). Salesforce wants its "
+            "login host (https://login.salesforce.com)."
+        ),
+    )
+    assertion_scope: Literal["field", "claim", "none"] = Field(
+        "field",
+        description=(
+            "Where the scopes of a JWT bearer grant go: the request's scope field (RFC 7523), a "
+            "claim of the assertion (Google), or nowhere (Salesforce: the connected app's scopes)."
+        ),
+    )
+    assertion_scope_claim: str = Field("scope", description="The claim carrying the scopes.")
+    assertion_claims: dict[str, JsonValue] = Field(
+        default_factory=dict,
+        description=(
+            "More claims of the grant's assertion, templated like extra fields (Box's "
+            "box_subject_type, DocuSign's scope)."
+        ),
+    )
+    assertion_lifetime: int = Field(
+        300,
+        ge=1,
+        le=3600,
+        description="Seconds from iat to exp of the grant's assertion (Salesforce: at most 180).",
+    )
+    client_id_in_jwt_bearer: bool = Field(
+        True,
+        description=(
+            "With client authentication 'none', send the client id with the JWT bearer grant. "
+            "Google and Salesforce know the client from the assertion and want it off."
+        ),
+    )
+    # Resource owner password grant (RFC 6749 4.3).
+    password_grant: str = Field("password", description="Grant value for a user's name and password.")
+    username_field: str = Field("username", description="Field for the user name.")
+    password_field: str = Field("password", description="Field for the password.")
     extra_fields: dict[str, JsonValue] = Field(
         default_factory=dict,
         description=(
@@ -185,6 +288,16 @@ class TokenDialect(BaseModel):
     auth_header: str = Field("Authorization", description="Header that carries the token.")
     auth_scheme: str = Field("Bearer", description="Scheme before the token; empty to send the token alone.")
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Fields added later are left out while at their defaults (see ``_ADDED_LATER``)."""
+        data: dict[str, Any] = handler(self)
+        fields = type(self).model_fields
+        for name in _ADDED_LATER:
+            if name in data and getattr(self, name) == fields[name].get_default(call_default_factory=True):
+                del data[name]
+        return data
+
     @model_validator(mode="before")
     @classmethod
     def _none_is_empty(cls, data: Any) -> Any:
@@ -199,7 +312,7 @@ class TokenDialect(BaseModel):
     def _check(self) -> TokenDialect:
         if not self.access_token_path:
             raise ValueError(f"dialect {self.name!r}: access_token_path needs at least one path")
-        body_auth = (ClientAuth.BODY, ClientAuth.NONE, *ASSERTION_AUTH)
+        body_auth = (ClientAuth.BODY, ClientAuth.NONE, *ASSERTION_AUTH, *MTLS_AUTH)
         if self.body_encoding is BodyEncoding.NONE and self.client_auth in body_auth:
             raise ValueError(
                 f"dialect {self.name!r}: client_auth {self.client_auth.value!r} needs a body; "

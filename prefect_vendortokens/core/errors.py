@@ -115,6 +115,16 @@ class AuthorizationError(TokenError):
     ``state`` did not match, or no answer came before the deadline."""
 
 
+class DeviceAuthorizationDeniedError(AuthorizationError):
+    """The person refused the device authorization (RFC 8628 ``access_denied``); asking again
+    needs a new device code and the person's consent."""
+
+
+class DeviceCodeExpiredError(AuthorizationError):
+    """The device code lapsed before the person approved it (RFC 8628 ``expired_token``, or its
+    ``expires_in`` passed while polling); start a new device authorization."""
+
+
 class VendorUnavailableError(TokenError):
     """The vendor is down or overloaded (5xx, 408). Worth retrying, after ``retry_after`` if set."""
 
@@ -166,76 +176,11 @@ class TokenStoreError(TokenError):
     retryable = True
 
 
-class VaultError(TokenError):
-    """Reading credentials from Vault failed. Messages name the address, namespace, mount and
-    path, never a token or secret."""
-
-    def __init__(
-        self,
-        summary: str,
-        *,
-        address: str | None = None,
-        namespace: str | None = None,
-        mount: str | None = None,
-        path: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.address, self.namespace, self.mount, self.path = address, namespace, mount, path
-        super().__init__(summary, **kwargs)
-
-    def _render(self) -> str:
-        where = ", ".join(
-            f"{label} {value}"
-            for label, value in (
-                ("Vault", self.address),
-                ("namespace", self.namespace),
-                ("mount", self.mount),
-                ("path", self.path),
-            )
-            if value
-        )
-        text = f"{self.summary} ({where})" if where else self.summary
-        if self.vendor_message:
-            text += f": {self.vendor_message}"
-        return text
-
-
-class VaultUnreachableError(VaultError):
-    """No answer from Vault (connection refused, DNS, timeout)."""
-
-    retryable = True
-
-
-class VaultTLSError(VaultError):
-    """The TLS handshake with Vault failed (wrong CA, bad certificate)."""
-
-
-class VaultSealedError(VaultError):
-    """Vault is sealed (or in maintenance)."""
-
-    retryable = True
-
-
-class SealedStoreError(TokenStoreError, VaultSealedError):
-    """The Vault token store (or its refresh lock) is sealed: both a ``TokenStoreError`` and a
-    ``VaultSealedError``, retryable; it works again once Vault is unsealed."""
-
-
-class VaultPermissionError(VaultError):
-    """Vault answered 403: the token may not read this path, or it expired or was revoked."""
-
-
-class VaultAuthError(VaultError):
-    """Logging in to Vault failed (bad AppRole secret id, wrong password, rejected JWT)."""
-
-
-class VaultSecretNotFoundError(VaultError):
-    """The path, the version or a key in the secret does not exist."""
-
-
-class VaultKVVersionError(VaultError):
-    """The mount's KV version does not fit the request (a version pinned on KV v1, or a
-    configured version that differs from the mount's)."""
+def store_error_type(failure: BaseException) -> type[TokenStoreError]:
+    """The ``TokenStoreError`` a store's own failure becomes: the type its class names in
+    ``store_error`` (a sealed Vault stays recognisable as one), else ``TokenStoreError``."""
+    named = getattr(type(failure), "store_error", None)
+    return named if isinstance(named, type) and issubclass(named, TokenStoreError) else TokenStoreError
 
 
 class BlockNotFoundError(TokenError, ValueError):

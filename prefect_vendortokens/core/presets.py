@@ -89,6 +89,51 @@ _PRESETS: dict[str, TokenDialect] = {
 
 DIALECT_NAMES: tuple[str, ...] = tuple(_PRESETS)
 
+# Service-account presets for the JWT bearer grant (RFC 7523 2.1). ``get_dialect`` knows them
+# and the block offers them as vendors (with grant jwt_bearer); they stay out of DIALECT_NAMES,
+# the client-credentials vendors the sandbox emulates.
+_GRANT_PRESETS: dict[str, TokenDialect] = {
+    # developers.google.com/identity/protocols/oauth2/service-account: an RS256 assertion signed
+    # with the key file's private_key (kid = private_key_id), iss = client_email, scopes in the
+    # "scope" claim, aud = the token URL, exp at most an hour after iat; the form carries only
+    # grant_type and assertion. Answers {"access_token", "expires_in": 3599, "token_type"}.
+    # Google's user grants (device, code) also need client_auth "body" with the OAuth client's
+    # secret; its device endpoint is below.
+    "google": TokenDialect(
+        name="google",
+        default_token_url="https://oauth2.googleapis.com/token",
+        default_device_authorization_url="https://oauth2.googleapis.com/device/code",
+        body_encoding=BodyEncoding.FORM,
+        client_auth=ClientAuth.NONE,
+        refresh_grant="refresh_token",
+        authorization_code_grant="authorization_code",
+        assertion_scope="claim",
+        assertion_lifetime=3600,
+        client_id_in_jwt_bearer=False,
+    ),
+    # help.salesforce.com "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration": iss = the
+    # connected app's consumer key (the client id), sub = the user name, aud = the login host
+    # (https://test.salesforce.com for sandboxes, with that host's token URL), exp within 3
+    # minutes; scopes come from the connected app, not the request. The answer has access_token,
+    # scope, instance_url (the API base), id and token_type, and no expires_in: the token lives
+    # as long as the org's session timeout, 2 hours unless an admin changed it (a shorter one
+    # shows as a 401, which the client answers with a new token).
+    "salesforce": TokenDialect(
+        name="salesforce",
+        default_token_url="https://login.salesforce.com/services/oauth2/token",
+        body_encoding=BodyEncoding.FORM,
+        client_auth=ClientAuth.NONE,
+        refresh_grant="refresh_token",
+        authorization_code_grant="authorization_code",
+        assertion_audience="https://login.salesforce.com",
+        assertion_scope="none",
+        assertion_lifetime=120,  # under the 3 minutes with room for clock skew
+        client_id_in_jwt_bearer=False,
+        default_lifetime=7200,
+    ),
+}
+GRANT_PRESET_NAMES: tuple[str, ...] = tuple(_GRANT_PRESETS)
+
 
 def get_dialect(name: str, **overrides: Any) -> TokenDialect:
     """The preset called ``name``, optionally with fields overridden.
@@ -96,11 +141,10 @@ def get_dialect(name: str, **overrides: Any) -> TokenDialect:
     ``get_dialect("oauth2", client_auth="body")`` is RFC 6749 client_secret_post.
     """
     try:
-        preset = _PRESETS[name]
+        preset = _PRESETS[name] if name in _PRESETS else _GRANT_PRESETS[name]
     except KeyError:
-        raise DialectError(
-            f"unknown dialect preset {name!r}; known presets: {', '.join(DIALECT_NAMES)}"
-        ) from None
+        known = ", ".join((*DIALECT_NAMES, *GRANT_PRESET_NAMES))
+        raise DialectError(f"unknown dialect preset {name!r}; known presets: {known}") from None
     if not overrides:
         return preset
     return TokenDialect.model_validate({**preset.model_dump(), **overrides})

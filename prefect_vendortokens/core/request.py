@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from pydantic import JsonValue, SecretStr
 
-from .dialect import ASSERTION_AUTH, BodyEncoding, ClientAuth, TokenDialect
-from .errors import DialectError
+from .dialect import ASSERTION_AUTH, MTLS_AUTH, BodyEncoding, ClientAuth, TokenDialect
+from .errors import DialectError, secret_forms
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"  # RFC 7523 2.2
@@ -56,7 +56,48 @@ class AuthorizationCodeGrant:
     code_verifier: SecretStr | None = None
 
 
-Grant = ClientCredentialsGrant | RefreshGrant | AuthorizationCodeGrant
+@dataclass(frozen=True)
+class DeviceCodeGrant:
+    """RFC 8628 3.4: one poll of the token endpoint with the device code the device
+    authorization answered (``core.device``)."""
+
+    device_code: SecretStr
+
+
+@dataclass(frozen=True)
+class JwtBearerGrant:
+    """RFC 7523 2.1: an assertion signed with the account's private key (``creds.private_key``,
+    ``key_id``, ``signing_alg``) is the grant. Empty ``issuer`` is the client id (Salesforce's
+    consumer key; Google's is the key file's ``client_email``); empty ``subject`` sends no ``sub``
+    (Google without domain-wide delegation; Salesforce wants the user name); empty ``audience``
+    is the dialect's ``assertion_audience``, else the token URL."""
+
+    issuer: str = ""
+    subject: str = ""
+    audience: str = ""
+    scopes: tuple[str, ...] | None = None  # None: the account's scopes
+
+
+@dataclass(frozen=True)
+class PasswordGrant:
+    """RFC 6749 4.3: a user's name and password, with the dialect's client authentication."""
+
+    username: str
+    password: SecretStr
+    scopes: tuple[str, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"PasswordGrant(username={self.username!r})"
+
+
+Grant = (
+    ClientCredentialsGrant
+    | RefreshGrant
+    | AuthorizationCodeGrant
+    | DeviceCodeGrant
+    | JwtBearerGrant
+    | PasswordGrant
+)
 
 
 @dataclass(frozen=True)
@@ -72,16 +113,23 @@ class TokenRequest:
     # Basic credentials), for scrubbing error messages; see ``errors.secret_forms``.
     secrets: tuple[str, ...] = field(repr=False, default=())
 
+    def scrubbed(self) -> tuple[str, ...]:
+        """Everything of this request an error message must never show, in every encoding it
+        travelled in (the secrets, the Authorization header, the body)."""
+        body = self.content.decode("utf-8", "replace") if self.content else ""
+        return (*secret_forms(self.secrets), self.headers.get("Authorization", ""), body)
+
 
 def build_token_request(
     dialect: TokenDialect, creds: ClientCredentials, grant: Grant, *, now: int | None = None
 ) -> TokenRequest:
     """The HTTP request that asks ``dialect``'s vendor for a token with ``grant``. ``now`` (epoch
-    seconds) dates a client assertion; the clock when not given."""
+    seconds) dates a client assertion and a JWT bearer grant's assertion; the clock when not given."""
     vendor = dialect.name
     fields: dict[str, JsonValue] = {}
-    query: dict[str, str] = {}
-    headers: dict[str, str] = {"Accept": "application/json"}
+    moment = int(time.time()) if now is None else now
+    carried: list[str] = []
+    public_client_id = True  # client auth "none" sends the client id (RFC 6749 2.3)
 
     def need(value: str | None, what: str) -> str:
         if not value:
@@ -110,6 +158,29 @@ def build_token_request(
         if dialect.client_id_in_code_grant:
             fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
         scopes = ()
+    elif isinstance(grant, DeviceCodeGrant):
+        grant_name = "device_code"
+        grant_value = need(dialect.device_code_grant, "device code grant")
+        fields[dialect.device_code_field] = grant.device_code.get_secret_value()
+        scopes = ()  # RFC 8628 3.4: the scopes were asked for in the device authorization
+    elif isinstance(grant, JwtBearerGrant):
+        grant_name = "jwt_bearer"
+        grant_value = need(dialect.jwt_bearer_grant, "JWT bearer grant")
+        scopes = creds.scopes if grant.scopes is None else grant.scopes
+        assertion = _grant_assertion(dialect, creds, grant, scopes, moment)
+        fields[need(dialect.assertion_field, "assertion field")] = assertion
+        carried.append(assertion)  # replayable until it expires: scrubbed like a secret
+        if dialect.assertion_scope != "field":
+            scopes = ()
+        public_client_id = dialect.client_id_in_jwt_bearer
+    elif isinstance(grant, PasswordGrant):
+        grant_name = "password"
+        grant_value = need(dialect.password_grant, "password grant")
+        if not grant.username:
+            raise DialectError(f"vendor {vendor!r}: the password grant needs a user name", vendor=vendor)
+        fields[dialect.username_field] = grant.username
+        fields[dialect.password_field] = grant.password.get_secret_value()
+        scopes = creds.scopes if grant.scopes is None else grant.scopes
     else:  # pragma: no cover - the union above is closed
         raise TypeError(f"unknown grant {grant!r}")
 
@@ -117,7 +188,71 @@ def build_token_request(
         fields[dialect.grant_type_field] = grant_value
     if scopes and dialect.scope_field:
         fields[dialect.scope_field] = dialect.scope_separator.join(scopes)
+    carried += [v.get_secret_value() for v in _grant_secrets(grant)]
+    return _assemble(
+        dialect,
+        creds,
+        fields,
+        url=creds.token_url,
+        grant_name=grant_name,
+        carried=carried,
+        now=moment,
+        public_client_id=public_client_id,
+    )
 
+
+def build_device_authorization_request(
+    dialect: TokenDialect,
+    creds: ClientCredentials,
+    *,
+    url: str = "",
+    scopes: tuple[str, ...] | None = None,
+    now: int | None = None,
+) -> TokenRequest:
+    """RFC 8628 3.1: the request that starts a device authorization, sent to ``url`` (else the
+    dialect's ``default_device_authorization_url``; discovery's ``device_authorization_endpoint``
+    is the engine's to pass). It carries the scopes, the dialect's client authentication (a
+    public client: its client id) and the dialect's extra fields, headers and query; its answer
+    goes to ``core.device.parse_device_authorization``."""
+    vendor = dialect.name
+    target = url or dialect.default_device_authorization_url
+    if not target:
+        raise DialectError(
+            f"dialect {vendor!r} has no device authorization endpoint; configure its URL "
+            "or an issuer whose metadata names one",
+            vendor=vendor,
+        )
+    fields: dict[str, JsonValue] = {}
+    chosen = creds.scopes if scopes is None else scopes
+    if chosen and dialect.scope_field:
+        fields[dialect.scope_field] = dialect.scope_separator.join(chosen)
+    return _assemble(
+        dialect,
+        creds,
+        fields,
+        url=target,
+        grant_name="device_authorization",
+        carried=[],
+        now=int(time.time()) if now is None else now,
+        public_client_id=True,
+    )
+
+
+def _assemble(
+    dialect: TokenDialect,
+    creds: ClientCredentials,
+    fields: dict[str, JsonValue],
+    *,
+    url: str,
+    grant_name: str,
+    carried: list[str],
+    now: int,
+    public_client_id: bool,
+) -> TokenRequest:
+    """The grant's ``fields`` plus the dialect's extras and client authentication, encoded."""
+    vendor = dialect.name
+    query: dict[str, str] = {}
+    headers: dict[str, str] = {"Accept": "application/json"}
     template_values: dict[str, JsonValue] = {"client_id": creds.client_id, **creds.extra}
     for key, value in dialect.extra_fields.items():
         fields[key] = _render(value, template_values, vendor)
@@ -129,24 +264,27 @@ def build_token_request(
         query[key] = str(_render(value, template_values, vendor))
 
     secret = creds.client_secret.get_secret_value()
-    if not creds.client_id:
+    auth = dialect.client_auth
+    # Only a JWT bearer grant whose assertion names its issuer can go without a client id.
+    if not creds.client_id and (auth is not ClientAuth.NONE or public_client_id):
         raise DialectError(f"vendor {vendor!r}: the client id is empty", vendor=vendor)
-    carried = [secret]
-    if dialect.client_auth is ClientAuth.NONE:
+    carried = [secret, *carried]
+    if (auth is ClientAuth.NONE and public_client_id) or auth in MTLS_AUTH:
+        # RFC 8705 2: with mutual TLS the certificate proves the client; the body names it.
         fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
-    if dialect.client_auth in ASSERTION_AUTH:
-        assertion = _assertion(dialect, creds, int(time.time()) if now is None else now)
+    if auth in ASSERTION_AUTH:
+        assertion = _assertion(dialect, creds, now)
         fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
         fields["client_assertion_type"] = JWT_BEARER
         fields["client_assertion"] = assertion
         carried.append(assertion)  # replayable until it expires: scrubbed like a secret
-    if dialect.client_auth in (ClientAuth.BASIC, ClientAuth.BASIC_AND_QUERY):
+    if auth in (ClientAuth.BASIC, ClientAuth.BASIC_AND_QUERY):
         headers["Authorization"] = _basic(creds.client_id, secret, dialect.basic_auth_urlencode)
-    if dialect.client_auth in (ClientAuth.QUERY, ClientAuth.BASIC_AND_QUERY):
+    if auth in (ClientAuth.QUERY, ClientAuth.BASIC_AND_QUERY):
         query[dialect.client_id_query_param] = creds.client_id
-    if dialect.client_auth is ClientAuth.QUERY:
+    if auth is ClientAuth.QUERY:
         query[dialect.client_secret_field] = secret
-    if dialect.client_auth is ClientAuth.BODY:
+    if auth is ClientAuth.BODY:
         fields[dialect.client_id_field] = _client_id_value(dialect, creds.client_id)
         fields[dialect.client_secret_field] = secret
 
@@ -160,16 +298,15 @@ def build_token_request(
     elif dialect.body_encoding is BodyEncoding.QUERY:
         query.update({k: _form_value(v) for k, v in fields.items()})
 
-    carried += [v.get_secret_value() for v in _grant_secrets(grant)]
     if "Authorization" in headers:
         basic = headers["Authorization"].removeprefix("Basic ")
         carried += [basic, base64.b64decode(basic).decode("utf-8", "replace")]
-    password = urlsplit(creds.token_url).password
+    password = urlsplit(url).password
     if password:
         carried.append(password)
     return TokenRequest(
         method=dialect.method,
-        url=_with_query(creds.token_url, query),
+        url=_with_query(url, query),
         headers=headers,
         content=content,
         grant=grant_name,
@@ -200,11 +337,46 @@ def _assertion(dialect: TokenDialect, creds: ClientCredentials, now: int) -> str
     )
 
 
+def _grant_assertion(
+    dialect: TokenDialect, creds: ClientCredentials, grant: JwtBearerGrant, scopes: tuple[str, ...], now: int
+) -> str:
+    from .jwt_bearer import grant_assertion
+
+    vendor = dialect.name
+    template_values: dict[str, JsonValue] = {"client_id": creds.client_id, **creds.extra}
+    claims = {k: _render(v, template_values, vendor) for k, v in dialect.assertion_claims.items()}
+    if scopes and dialect.assertion_scope == "claim":
+        claims[dialect.assertion_scope_claim] = dialect.scope_separator.join(scopes)
+    issuer = grant.issuer or creds.client_id
+    if not issuer:
+        raise DialectError(
+            f"vendor {vendor!r}: the JWT bearer grant needs an issuer (the client id, or a "
+            "service account's client_email)",
+            vendor=vendor,
+        )
+    return grant_assertion(
+        creds.private_key,
+        issuer=issuer,
+        audience=grant.audience or dialect.assertion_audience or creds.token_url.split("?", 1)[0],
+        subject=grant.subject,
+        now=now,
+        lifetime=dialect.assertion_lifetime,
+        claims=claims,
+        key_id=creds.key_id,
+        alg=creds.signing_alg,
+        vendor=vendor,
+    )
+
+
 def _grant_secrets(grant: Grant) -> tuple[SecretStr, ...]:
     if isinstance(grant, RefreshGrant):
         return (grant.refresh_token,)
     if isinstance(grant, AuthorizationCodeGrant):
         return (grant.code,) + ((grant.code_verifier,) if grant.code_verifier is not None else ())
+    if isinstance(grant, DeviceCodeGrant):
+        return (grant.device_code,)
+    if isinstance(grant, PasswordGrant):
+        return (grant.password,)
     return ()
 
 

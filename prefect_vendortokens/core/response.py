@@ -123,6 +123,38 @@ def parse_token_response(
     raise _classify(status, code, message, headers, where, ok_status=False)
 
 
+def error_response(
+    dialect: TokenDialect,
+    *,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    token_url: str,
+    secrets: Iterable[str] = (),
+) -> TokenError:
+    """The typed error for an answer that carries no token, classified as the token endpoint's
+    are (for endpoints that answer like it: RFC 8628's device authorization endpoint)."""
+    secrets = tuple(secrets)
+    where: dict[str, Any] = {
+        "vendor": dialect.name,
+        "token_url": safe_url(token_url),
+        "status": status,
+        "secrets": secrets,
+    }
+    data = _json_body(body)
+    code = _text(first(data, dialect.error_code_path)) if isinstance(data, dict) else None
+    message = _joined(data, dialect.error_message_path) if isinstance(data, dict) else None
+    if 200 <= status < 300 and not code:
+        return TokenResponseError(f"the endpoint answered {_content_kind(headers, body)}", **where)
+    return _classify(status, code, message, headers, where, ok_status=200 <= status < 300)
+
+
+def error_code(dialect: TokenDialect, body: bytes) -> str | None:
+    """The vendor's error code in ``body`` (the dialect's ``error_code_path``), if any."""
+    data = _json_body(body)
+    return _text(first(data, dialect.error_code_path)) if isinstance(data, dict) else None
+
+
 def _classify(
     status: int,
     code: str | None,

@@ -7,7 +7,6 @@ token that went through a pickle is *redacted* and refuses to be used instead of
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .errors import TokenError
+from .identity import digest
 
 # Margin policy: refresh a fraction of the lifetime early, clamped, so that a 2 s test token,
 # a 60 s token and a 30-day token all behave sensibly.
@@ -40,7 +40,7 @@ class RedactedTokenError(TokenError):
 
 def fingerprint(secret: str) -> str:
     """A short, stable, non-reversible label for a secret, safe for logs."""
-    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()[:12]
+    return "sha256:" + digest(secret)[:12]
 
 
 def default_margin(lifetime: float) -> float:
@@ -66,6 +66,9 @@ class AccessToken(BaseModel):
     )
     id_token: SecretStr | None = None
     vendor: str | None = None
+    # A DPoP-bound token (RFC 9449): the private JWK it is bound to, kept with it in the shared
+    # store so every process proves the same key (``core/dpop.py``). None for a bearer token.
+    dpop_key: SecretStr | None = None
     redacted: bool = False
 
     @property
@@ -120,6 +123,11 @@ class AccessToken(BaseModel):
             )
         return self.access_token.get_secret_value()
 
+    @property
+    def dpop_bound(self) -> bool:
+        """Bound to a DPoP key: every API call carries a proof made with ``dpop_key``."""
+        return self.dpop_key is not None
+
     def authorization_value(self, scheme: str | None = None) -> str:
         """The header value, e.g. ``Bearer abc``; ``scheme`` overrides the vendor's token_type."""
         chosen = scheme if scheme is not None else _normalise_scheme(self.token_type)
@@ -156,6 +164,7 @@ def _redacted_state(token: AccessToken) -> dict[str, Any]:
         access_token=SecretStr(token.fingerprint),
         refresh_token=None,
         id_token=None,
+        dpop_key=None,
         redacted=True,
     )
     return data

@@ -4,6 +4,11 @@ It adds the dialect's header from the manager's current token (refreshed before 
 401 it asks for a new token only if the rejected one is still current (so a burst of 401s costs
 one token request) and replays the request once; a second 401 goes back to the caller.
 
+DPoP (RFC 9449): a token that came back bound to a key (``AccessToken.dpop_key``, stored with it)
+goes as ``DPoP <token>`` with a fresh proof per request (``htm``, ``htu``, ``iat``, ``jti``,
+``ath``, the API's last ``DPoP-Nonce``); a 401 ``use_dpop_nonce`` challenge is answered by one
+replay with the nonce, before (and apart from) the renewal above.
+
 Bodies: a request whose body is in memory (bytes, JSON, form, files read by httpx) is replayed.
 A streaming body (a generator) cannot be sent twice without buffering it all, so on a 401 it is
 not replayed: the token is still renewed and the 401 returned, and the caller's retry succeeds.
@@ -11,12 +16,15 @@ not replayed: the token is still renewed and the 401 returned, and the caller's 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import dataclass
 from typing import cast
 
 import httpx
 
+from ..core.dpop import DPoPKey, dpop_nonce, resource_nonce_challenge
 from ..core.token import AccessToken
 from .manager import TokenManager
 
@@ -33,6 +41,9 @@ class VendorTokenAuth(httpx.Auth):
         self.manager = manager
         self.header = header
         self.scheme = scheme
+        self._nonces: dict[tuple[str, str, int | None], str] = {}  # each API origin's DPoP-Nonce
+        self._key: tuple[str, DPoPKey] | None = None  # the last bound token's key, loaded once
+        self._key_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"VendorTokenAuth({self.manager.label!r}, header={self.header!r})"
@@ -42,6 +53,10 @@ class VendorTokenAuth(httpx.Auth):
         token = cast(AccessToken, (yield TokenAsk()))
         self._apply(request, token)
         response = cast(httpx.Response, (yield request))
+        if token.dpop_key is not None and self._heard(request, response) and _replayable(request):
+            self._apply(request, token)  # the API asked for a nonce: once more with it
+            response = cast(httpx.Response, (yield request))
+            self._heard(request, response)
         if response.status_code != 401:
             return
         renewed = cast(AccessToken, (yield TokenAsk(rejected=token)))  # renewed only if still current
@@ -53,9 +68,37 @@ class VendorTokenAuth(httpx.Auth):
     def _apply(self, request: httpx.Request, token: AccessToken) -> None:
         # The dialect decides the scheme (an empty scheme sends the token alone).
         secret = token.secret()
-        request.headers[self.header] = f"{self.scheme} {secret}" if self.scheme else secret
+        if token.dpop_key is not None:  # bound: the DPoP scheme and a proof of its key
+            proof = self._dpop_key(token).proof(
+                method=request.method,
+                url=str(request.url),
+                now=int(time.time()),
+                access_token=secret,
+                nonce=self._nonces.get(_origin(request.url)),
+            )
+            request.headers[self.header] = f"DPoP {secret}"
+            request.headers["DPoP"] = proof
+        else:
+            request.headers[self.header] = f"{self.scheme} {secret}" if self.scheme else secret
+            request.headers.pop("DPoP", None)
         # httpx copies extensions (and headers) to a redirect's request; see ``strip_on_redirect``.
         request.extensions[ORIGIN_KEY] = _origin(request.url)
+
+    def _heard(self, request: httpx.Request, response: httpx.Response) -> bool:
+        """Keep the API's ``DPoP-Nonce``; True when it answered a ``use_dpop_nonce`` challenge."""
+        challenge = resource_nonce_challenge(response.status_code, response.headers)
+        nonce = challenge or dpop_nonce(response.headers)
+        if nonce:
+            self._nonces[_origin(request.url)] = nonce
+        return challenge is not None
+
+    def _dpop_key(self, token: AccessToken) -> DPoPKey:
+        assert token.dpop_key is not None  # noqa: S101 - called for bound tokens only
+        raw = token.dpop_key.get_secret_value()
+        with self._key_lock:
+            if self._key is None or self._key[0] != raw:
+                self._key = (raw, DPoPKey.from_json(token.dpop_key, vendor=token.vendor or ""))
+            return self._key[1]
 
     def strip_on_redirect(self, request: httpx.Request) -> None:
         """A request event hook: drop the token header from a redirect to another origin. httpx
@@ -64,6 +107,7 @@ class VendorTokenAuth(httpx.Auth):
         origin = request.extensions.get(ORIGIN_KEY)
         if origin is not None and origin != _origin(request.url):
             request.headers.pop(self.header, None)
+            request.headers.pop("DPoP", None)  # a proof names the first URL: useless elsewhere
 
     async def astrip_on_redirect(self, request: httpx.Request) -> None:
         self.strip_on_redirect(request)

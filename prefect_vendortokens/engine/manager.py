@@ -21,23 +21,22 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict, Unpack, assert_never
+from typing import Any, TypedDict, Unpack, assert_never
 
+from ..core.caches import ProcessCache, clear_caches
 from ..core.errors import (
     AuthorizationRequiredError,
-    SealedStoreError,
     TokenError,
     TokenStoreError,
     TokenTransportError,
-    VaultSealedError,
+    store_error_type,
 )
 from ..core.token import AccessToken
-from ..stores.base import StoredRecord
-from ..transport.client import TokenClient, run_bounded
-from .deadline import STORE_CALL_TIMEOUT, in_thread_within
+from ..io.deadline import in_thread_within, run_bounded
+from ..transport.client import TokenClient
 from .plan import (
     Account,
     Fetch,
@@ -58,10 +57,7 @@ from .plan import (
     drive,
     install,
 )
-
-if TYPE_CHECKING:
-    from ..stores.base import Lease, TokenStore
-    from ..stores.journal import Journal
+from .ports import STORE_CALL_TIMEOUT, ClientSource, Journal, Lease, NoJournal, StoredRecord, TokenStore
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -107,27 +103,6 @@ def _maybe_pause(op: Op, result: object, done: bool) -> None:
         sys.stderr.write(f"vendortokens: paused at {point} (pid {os.getpid()})\n")
         sys.stderr.flush()
         time.sleep(seconds)  # the whole process waits here: nothing else of it should move on
-
-
-class ClientSource(Protocol):
-    """Where a manager gets its ``TokenClient``; ``fresh=True`` re-reads the credentials. May
-    block (a Vault read): the manager calls it in a thread."""
-
-    reloadable: bool
-
-    def client(self, fresh: bool = False) -> TokenClient: ...
-
-
-class StaticClientSource:
-    """A fixed client (inline credentials)."""
-
-    reloadable = False
-
-    def __init__(self, client: TokenClient) -> None:
-        self._client = client
-
-    def client(self, fresh: bool = False) -> TokenClient:
-        return self._client
 
 
 class LazyClientSource:
@@ -204,7 +179,7 @@ class TokenManager:
             user_grant=user_grant,
             reuse_grace=reuse_grace,
         )
-        self._journal = journal
+        self._journal: Journal = journal if journal is not None else NoJournal()
         self._lock = threading.Lock()
         self._token: AccessToken | None = None
         self._flight: concurrent.futures.Future[AccessToken] | None = None
@@ -222,11 +197,8 @@ class TokenManager:
 
     @property
     def journal(self) -> Journal:
-        """This host's journal of tokens not yet stored (user grants; see ``stores/journal.py``)."""
-        if self._journal is None:
-            from ..stores.journal import default_journal
-
-            self._journal = default_journal()
+        """This host's journal of a user grant's tokens not yet stored (given by whoever builds
+        the manager; without one, the in-flight mark alone guards a refresh)."""
         return self._journal
 
     # --- the public pair: the hot path, else the one slow path -------------------------
@@ -239,17 +211,21 @@ class TokenManager:
         False skips the refresh grant. ``min_ttl`` wants a token valid at least that much longer
         (the rotation flow's horizon).
         """
-        fresh = self._fresh
-        if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
-            return fresh[0]
-        return run_bounded(self._obtain(Want(**want)), None)
+        cached = self._cached(want)
+        return cached if cached is not None else run_bounded(self._obtain(Want(**want)), None)
 
     async def aget_token(self, **want: Unpack[WantArgs]) -> AccessToken:
         """``get_token`` for async callers."""
+        cached = self._cached(want)
+        return cached if cached is not None else await self._obtain(Want(**want))
+
+    def _cached(self, want: WantArgs) -> AccessToken | None:
+        """The hot path of both: the current token while it may be handed out as is, for a plain
+        call (no lock, no loop)."""
         fresh = self._fresh
         if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
             return fresh[0]
-        return await self._obtain(Want(**want))
+        return None
 
     def install(self, token: AccessToken) -> AccessToken:
         """Make ``token`` (from a consent, ``authorize``) this account's token, in the shared
@@ -487,10 +463,8 @@ class _Performer:
             return await in_thread_within(call, STORE_CALL_TIMEOUT, hung)
         except TokenStoreError:
             raise
-        except VaultSealedError:  # kept recognisable: a sealed Vault comes back by itself
-            raise SealedStoreError(f"{label}: the {name} store failed ({what}: VaultSealedError)") from None
         except Exception as exc:  # the store's own failure, typed and without its message
-            raise TokenStoreError(
+            raise store_error_type(exc)(
                 f"{label}: the {name} store failed ({what}: {type(exc).__name__})"
             ) from None
 
@@ -504,10 +478,13 @@ class _Performer:
 
 def _journal_secret(client: TokenClient) -> bytes:
     """What the journal's key is derived from besides the host key: the client's secret or
-    private key (empty for a public client)."""
+    private key, and its TLS client key with mutual TLS (empty for a public client)."""
     credentials = client.credentials
     key = credentials.private_key.get_secret_value() if credentials.private_key is not None else ""
-    return (credentials.client_secret.get_secret_value() + "\0" + key).encode()
+    material = credentials.client_secret.get_secret_value() + "\0" + key
+    if client.tls_key is not None:  # only then: the journals of other clients keep their key
+        material += "\0" + client.tls_key.get_secret_value()
+    return material.encode()
 
 
 def _release_quietly(lease: Lease) -> None:
@@ -523,8 +500,12 @@ def _monotonic_deadline(when: datetime) -> float:
 
 
 # --- the process-wide registry --------------------------------------------------------------
-_registry: dict[str, TokenManager] = {}
-_registry_lock = threading.Lock()
+def _retire(managers: Iterable[TokenManager]) -> None:
+    for manager in managers:
+        manager.retired = True
+
+
+_registry: ProcessCache[str, TokenManager] = ProcessCache("token managers", on_clear=_retire)
 
 
 def manager_for(
@@ -537,28 +518,27 @@ def manager_for(
     store_key: str | None = None,
     user_grant: bool = False,
     reuse_grace: float = 0.0,
+    journal: Journal | None = None,
 ) -> TokenManager:
     """The process's manager for the account ``key`` (created on first use)."""
-    with _registry_lock:
-        manager = _registry.get(key)
-        if manager is None:
-            manager = TokenManager(
-                key,
-                make_source(),
-                margin=margin,
-                label=label,
-                store=make_store(),
-                store_key=store_key,
-                user_grant=user_grant,
-                reuse_grace=reuse_grace,
-            )
-            _registry[key] = manager
-        return manager
+    return _registry.get_or_make(
+        key,
+        lambda: TokenManager(
+            key,
+            make_source(),
+            margin=margin,
+            label=label,
+            store=make_store(),
+            store_key=store_key,
+            user_grant=user_grant,
+            reuse_grace=reuse_grace,
+            journal=journal,
+        ),
+    )
 
 
 def clear_token_cache() -> None:
-    """Forget every cached token of this process (tests, or after changing credentials)."""
-    with _registry_lock:
-        for manager in _registry.values():
-            manager.retired = True
-        _registry.clear()
+    """Forget everything this process cached: every account's token and manager, issuers'
+    metadata, Vault sessions and reads, the stores' bookkeeping (tests, or after changing
+    credentials)."""
+    clear_caches()

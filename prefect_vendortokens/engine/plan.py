@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import cast
 
 from ..core.errors import (
@@ -36,7 +37,7 @@ from ..core.errors import (
     TokenTransportError,
 )
 from ..core.token import AccessToken
-from ..stores.base import InFlight, StoredRecord
+from .ports import InFlight, StoredRecord
 
 logger = logging.getLogger("prefect_vendortokens")
 
@@ -55,6 +56,31 @@ def backoff(attempt: int, draw: Callable[[], float] = random.random) -> float:
 def this_process() -> str:
     """Who holds a lock or sends a refresh: host and process id (named in errors and marks)."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_alive(holder: str) -> bool:
+    """Whether the process a mark or lock names is known to be running: only a process of this
+    host can be checked (its pid signalled with 0); one elsewhere counts as not known alive."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        pass
+    try:  # a killed process its parent has not reaped yet (a zombie) is not running
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
+    return state not in ("Z", "X")
+
+
+class _HolderAlive(Exception):
+    """Under the lock, a refresh in flight by a process still running on this host: its lease
+    ran out while it worked (the lease is shorter than its refresh took). Not a lost grant:
+    release the lock and wait for it, as for a held lock."""
 
 
 def utcnow() -> datetime:
@@ -194,6 +220,7 @@ class Account:
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)  # deadlines
     now: Callable[[], datetime] = field(default=utcnow, compare=False)  # marks, across hosts
     draw: Callable[[], float] = field(default=random.random, compare=False)  # back-off jitter
+    alive: Callable[[str], bool] = field(default=holder_alive, compare=False)  # a mark's holder
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -229,6 +256,17 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
         if locked:
             try:
                 token = yield from _locked(account, want, current)
+            except _HolderAlive as busy:
+                yield ReleaseLock()
+                logger.warning(
+                    "%s: the refresh lock's lease ran out while %s was still refreshing (the lease, "
+                    "VENDORTOKENS_LOCK_LEASE, is shorter than its refresh took); waiting for it",
+                    account.label,
+                    busy,
+                )
+                yield Pause(backoff(attempt, account.draw))
+                attempt += 1
+                continue
             except TokenError:
                 yield ReleaseLock()
                 raise
@@ -309,7 +347,10 @@ def _locked_user_grant(account: Account, want: Want, current: AccessToken | None
             vendor=base.vendor if base is not None else None,
         )
     if mark is not None and mark.refresh_fingerprint == base.refresh_fingerprint:
-        # The previous holder sent this refresh token and never stored the answer.
+        # The previous holder sent this refresh token and never stored the answer: it died, or
+        # lost the answer, or (still running here) outlived its lease and is storing it now.
+        if mark.holder != account.holder and account.alive(mark.holder):
+            raise _HolderAlive(mark.holder)
         age = (account.now() - mark.since).total_seconds()
         if not (account.reuse_grace and age < account.reuse_grace):
             what = f"a process ({mark.holder}) died during a refresh {age:.0f} s ago (or lost its answer)"
@@ -385,7 +426,7 @@ def newest(stored: AccessToken | None, current: AccessToken | None) -> AccessTok
 
 def _noted(exc: TokenStoreError, note: str) -> TokenStoreError:
     """``exc`` with ``note`` added to its message, of the same type (a sealed Vault stays a
-    ``VaultSealedError``)."""
+    ``SealedStoreError``)."""
     noted = copy.copy(exc)
     noted.summary = f"{exc.summary}; {note}"
     Exception.__init__(noted, noted._render())

@@ -3,9 +3,10 @@ errors and for HTTP answers alike.
 
 Prefect's task retries cannot wait for a delay chosen per error (a vendor's Retry-After), so
 the tasks retry inside the task. ``Retrying`` holds the whole decision (which outcome to retry,
-how long to wait, what to log); ``retry`` and ``aretry`` only call and sleep, and take the
-sleep as a parameter so tests need not wait. Tenacity would do the loop, but not the decision,
-which is most of this, and it would be one more dependency for eight lines.
+how long to wait, what to log); ``aretry`` only calls and sleeps (``retry`` runs the same loop
+for plain functions), and takes the sleep as a parameter so tests need not wait. Tenacity
+would do the loop, but not the decision, which is most of this, and it would be one more
+dependency for eight lines.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar
+from typing import Generic, TypeAlias, TypeVar, cast
 
 from ..core.errors import TokenError
 
 T = TypeVar("T")
+R = TypeVar("R")
 logger = logging.getLogger("prefect_vendortokens")
 Log: TypeAlias = "logging.Logger | logging.LoggerAdapter[logging.Logger]"
 
@@ -97,33 +99,38 @@ class Retrying(Generic[T]):
         return self._outcome  # type: ignore[return-value]
 
 
-def _outcome(call: Callable[[], T]) -> T | Exception:
-    try:
-        return call()
-    except Exception as exc:  # judged by Retrying; raised again by result()
-        return exc
-
-
-async def _aoutcome(call: Callable[[], Awaitable[T]]) -> T | Exception:
-    try:
-        return await call()
-    except Exception as exc:
-        return exc
-
-
-def retry(call: Callable[[], T], retrying: Retrying[T], sleep: Callable[[float], None] = time.sleep) -> T:
-    """``call()`` until it succeeds or ``retrying`` gives up."""
-    while (wait := retrying.after(_outcome(call))) is not None:
-        sleep(wait)
-    return retrying.result()
-
-
 async def aretry(
     call: Callable[[], Awaitable[T]],
     retrying: Retrying[T],
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> T:
-    """``retry`` for coroutines."""
-    while (wait := retrying.after(await _aoutcome(call))) is not None:
+    """``call()`` until it succeeds or ``retrying`` gives up (the one retry loop)."""
+    while (wait := retrying.after(await _outcome(call))) is not None:
         await sleep(wait)
     return retrying.result()
+
+
+def retry(call: Callable[[], T], retrying: Retrying[T], sleep: Callable[[float], None] = time.sleep) -> T:
+    """``aretry`` for plain functions: with a plain call and a plain sleep its coroutine never
+    suspends, so it is run to its end here, on this thread, without an event loop."""
+    loop = aretry(_awaitable(call), retrying, _awaitable(sleep))
+    try:
+        loop.send(None)
+    except StopIteration as done:
+        return cast(T, done.value)
+    loop.close()
+    raise RuntimeError("retry: the retried call suspended")  # pragma: no cover - plain calls cannot
+
+
+async def _outcome(call: Callable[[], Awaitable[T]]) -> T | Exception:
+    try:
+        return await call()
+    except Exception as exc:  # judged by Retrying; raised again by result()
+        return exc
+
+
+def _awaitable(fn: Callable[..., R]) -> Callable[..., Awaitable[R]]:
+    async def run(*args: object) -> R:
+        return fn(*args)
+
+    return run

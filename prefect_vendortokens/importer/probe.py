@@ -1,17 +1,17 @@
-"""``--probe``: one real token request with the imported dialect (the I/O around ``review``)."""
+"""``--probe``: one real token request with the imported dialect (the I/O around ``review``),
+sent and its failures typed exactly as ``TokenClient`` sends its own."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 
 import httpx
 from pydantic import JsonValue, SecretStr
 
-from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
+from ..core.errors import DialectError, TokenResponseError, TokenTransportError
 from ..core.request import ClientCredentials, ClientCredentialsGrant, build_token_request
-from ..core.response import safe_url
-from ..transport.client import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange, run_bounded
+from ..io.deadline import run_bounded
+from ..transport.client import exchange
 from .result import ImportResult
 from .review import ProbeReport, review
 
@@ -35,39 +35,16 @@ def probe(
         raise DialectError("the token URL is not an http(s) URL; pass --server", vendor=dialect.name)
     creds = ClientCredentials(url, client_id, client_secret, tuple(scopes), dict(extra or {}))
     request = build_token_request(dialect, creds, ClientCredentialsGrant())
-    body_text = request.content.decode("utf-8", "replace") if request.content else ""
-    secrets = (*secret_forms(request.secrets), request.headers.get("Authorization", ""), body_text)
-    sent_at = datetime.now(UTC)
+    sending = exchange(
+        request, vendor=dialect.name, token_url=url, timeout=timeout, verify=verify, transport=transport
+    )
     try:
-        status, headers, body = run_bounded(
-            bounded_exchange(
-                request.method,
-                request.url,
-                headers=request.headers,
-                content=request.content,
-                timeout=timeout,
-                verify=verify,
-                transport=transport,
-            ),
-            timeout,
-        )
-    except _TooLarge:
-        too_large = TokenResponseError(
-            f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
-            vendor=dialect.name,
-            token_url=safe_url(url),
-        )
+        status, headers, body, sent_at = run_bounded(sending, timeout)
+    except TokenResponseError as too_large:
         return ProbeReport(
             dialect=dialect, error=too_large, doubts=["the answer is far too large for a token"]
         )
-    except (httpx.HTTPError, TimeoutError) as exc:
-        no_answer = TokenTransportError(
-            f"token request failed before an answer: {type(exc).__name__}",
-            vendor=dialect.name,
-            token_url=safe_url(url),
-            vendor_message=str(exc) or None,
-            secrets=secrets,
-        )
+    except TokenTransportError as no_answer:
         return ProbeReport(
             dialect=dialect, error=no_answer, doubts=["no answer: check the token URL (--server)"]
         )
@@ -78,6 +55,6 @@ def probe(
         body=body,
         sent_at=sent_at,
         token_url=url,
-        secrets=secrets,
+        secrets=request.scrubbed(),
         guessed=result.guessed,
     )

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.caches import ProcessCache
 from ..core.token import AccessToken
 from .codec import dump_token, load_token
 
@@ -163,12 +164,9 @@ class Journal:
         return key
 
 
-_default: Journal | None = None
+_default: ProcessCache[str, Journal] = ProcessCache("host journal")
 
 
 def default_journal() -> Journal:
     """The process's journal (its directory read from the environment on first use)."""
-    global _default
-    if _default is None:
-        _default = Journal()
-    return _default
+    return _default.get_or_make("", Journal)

@@ -11,9 +11,11 @@ from typing import Any, ClassVar, cast
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.caches import ProcessCache
 from ..core.token import AccessToken
-from ..vault.block import DOCS_URL, KEY_LOGO_URL
-from .base import StoredRecord, StoreLabel, StoreRequest
+from ..engine.ports import StoredRecord
+from .base import StoreLabel, StoreRequest
 from .codec import dump_record, load_record
 from .prefect_lock import PrefectLock
 
@@ -63,7 +65,7 @@ class PrefectTokenStore:
     """
 
     name = "prefect"
-    _saved: ClassVar[dict[str, StoredVendorToken]] = {}
+    _saved: ClassVar[ProcessCache[str, StoredVendorToken]] = ProcessCache("Prefect store documents")
 
     def __init__(self, about: StoreLabel | None = None) -> None:
         self.about = about or StoreLabel(vendor="vendor")
@@ -89,7 +91,7 @@ class PrefectTokenStore:
             block = cast(StoredVendorToken, loaded)
         except ValueError:  # no such block yet
             return StoredRecord(None)
-        self._saved[key] = block  # its ids: the next write is one update call, not a save
+        self._saved.put(key, block)  # its ids: the next write is one update call, not a save
         return load_record(block.token.get_secret_value())
 
     def write_record(self, key: str, record: StoredRecord) -> None:
@@ -102,43 +104,36 @@ class PrefectTokenStore:
                     client.update_block_document(*update)
                 return
             except Exception:
-                self._saved.pop(key, None)
-        block = _stored(record, self.about)
+                self._saved.pop(key)
+        block = StoredVendorToken.model_validate(_document(record, self.about))
         block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
-        self._saved[key] = block
+        self._saved.put(key, block)
 
     def _update(self, key: str, record: StoredRecord) -> tuple[Any, Any] | None:
         """(document id, update) for a document this process saved before, else None."""
         from prefect.client.schemas.actions import BlockDocumentUpdate
 
         saved = self._saved.get(key)
-        token = record.token
-        if saved is None or saved._block_document_id is None or token is None:
+        if saved is None or saved._block_document_id is None:
             return None
-        # The document's data as Prefect stores it, built directly: Prefect's own
-        # _to_block_document costs ~30 ms of CPU per call, which a rotation of a thousand
-        # accounts would pay a thousand times.
-        data = {
-            "token": dump_record(record),
-            "fingerprint": token.fingerprint,
-            "vendor": token.vendor,
-            "expires_at": token.expires_at.isoformat(),
-            "credentials_block": self.about.block,
-            "token_url": self.about.token_url or None,
-        }
+        # Prefect's own _to_block_document costs ~30 ms of CPU per call, which a rotation of a
+        # thousand accounts would pay a thousand times: the document's data is ours.
+        data = _document(record, self.about)
         return saved._block_document_id, BlockDocumentUpdate(
             block_schema_id=saved._block_schema_id, data=data
         )
 
 
-def _stored(record: StoredRecord, about: StoreLabel) -> StoredVendorToken:
+def _document(record: StoredRecord, about: StoreLabel) -> dict[str, Any]:
+    """The block document's data, as Prefect stores it (the token's JSON in its secret field)."""
     token = record.token
-    assert token is not None  # noqa: S101 - dump_record refuses a record without one
-    return StoredVendorToken(
-        token=SecretStr(dump_record(record)),
-        fingerprint=token.fingerprint,
-        vendor=token.vendor,
-        expires_at=token.expires_at,
-        credentials_block=about.block,
-        token_url=about.token_url or None,
-    )
+    if token is None:
+        raise ValueError("a stored record needs a token")
+    return {
+        "token": dump_record(record),
+        "fingerprint": token.fingerprint,
+        "vendor": token.vendor,
+        "expires_at": token.expires_at.isoformat(),
+        "credentials_block": about.block,
+        "token_url": about.token_url or None,
+    }

@@ -19,14 +19,16 @@ import logging
 import time
 from typing import Any, ClassVar
 
+from ..core.caches import ProcessCache
 from ..core.errors import TokenStoreError
-from ..engine.deadline import STORE_CALL_TIMEOUT, call_within
+from ..engine.ports import STORE_CALL_TIMEOUT
+from ..io.deadline import call_within
 from .base import lock_lease
 
 logger = logging.getLogger("prefect_vendortokens")
 
 
-def _limit_name(key: str) -> str:
+def limit_name(key: str) -> str:
     return f"vendortokens-refresh-{key[:24]}"
 
 
@@ -60,17 +62,18 @@ def _ensure_limit(client: Any, name: str, lease: float) -> int:
 class PrefectLock:
     """``RefreshLock`` on the Prefect server the process talks to."""
 
-    _ensured: ClassVar[dict[str, float]] = {}  # limit name -> the lease it was set up with
+    # limit name -> the lease it was set up with
+    _ensured: ClassVar[ProcessCache[str, float]] = ProcessCache("Prefect lock limits set up")
 
     def try_acquire(self, key: str) -> PrefectLease | None:
         from prefect.client.orchestration import get_client
 
-        name, lease = _limit_name(key), lock_lease()
+        name, lease = limit_name(key), lock_lease()
         try:
             with get_client(sync_client=True) as client:
                 if self._ensured.get(name) != lease:
                     taken = _ensure_limit(client, name, lease)
-                    self._ensured[name] = lease
+                    self._ensured.put(name, lease)
                 else:
                     taken = client.read_global_concurrency_limit_by_name(name).active_slots
                 if taken >= 1:
@@ -80,10 +83,10 @@ class PrefectLock:
         except Exception as exc:
             if _busy(exc):
                 return None
-            self._ensured.pop(name, None)  # deleted, or another server: set it up on the next try
+            self._ensured.pop(name)  # deleted, or another server: set it up on the next try
             raise TokenStoreError(f"could not take the refresh lock {name}: {type(exc).__name__}") from None
         if not answer.json():  # the server grants anything for a limit that does not exist
-            self._ensured.pop(name, None)
+            self._ensured.pop(name)
             raise TokenStoreError(f"the refresh lock {name} does not exist on the Prefect server")
         return PrefectLease(name, sent, lease)
 

@@ -1,45 +1,47 @@
 """The table of token stores. The block's "Store" choice, its description and the validation
-come from it; a new store is one module with a ``build(StoreRequest)`` and one row here. A store
-module is imported only when a block chooses it."""
+come from it; a new store is one module with a ``build(StoreRequest)`` and one row here. A
+store module is imported only when a block chooses it: each row's builder imports it inside."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from .base import StoreRequest, TokenStore
+from ..engine.ports import TokenStore
+from .base import StoreRequest
+
+Builder = Callable[[StoreRequest], TokenStore]
+
+
+def _prefect(request: StoreRequest) -> TokenStore:
+    from .prefect_block import PrefectTokenStore
+
+    return PrefectTokenStore.build(request)
+
+
+def _vault(request: StoreRequest) -> TokenStore:
+    from .vault_kv import VaultTokenStore
+
+    return VaultTokenStore.build(request)
 
 
 @dataclass(frozen=True)
 class StoreKind:
     name: str
     description: str
-    builder: str = ""  # "module:Class.method" taking a StoreRequest; empty: this process only
+    builder: Builder | None = None  # None: this process only
     needs_vault: bool = False
 
     def build(self, request: StoreRequest) -> TokenStore | None:
-        if not self.builder:
-            return None
-        module, _, path = self.builder.partition(":")
-        target: object = importlib.import_module(module)
-        for part in path.split("."):
-            target = getattr(target, part)
-        return target(request)  # type: ignore[operator, no-any-return]
+        return self.builder(request) if self.builder is not None else None
 
 
 STORES: dict[str, StoreKind] = {
     kind.name: kind
     for kind in (
+        StoreKind("prefect", "an encrypted Prefect block document per account", _prefect),
         StoreKind(
-            "prefect",
-            "an encrypted Prefect block document per account",
-            "prefect_vendortokens.stores.prefect_block:PrefectTokenStore.build",
-        ),
-        StoreKind(
-            "vault",
-            "a Vault KV v2 secret per account (needs a Vault block)",
-            "prefect_vendortokens.stores.vault_kv:VaultTokenStore.build",
-            needs_vault=True,
+            "vault", "a Vault KV v2 secret per account (needs a Vault block)", _vault, needs_vault=True
         ),
         StoreKind("memory", "this process only"),
     )

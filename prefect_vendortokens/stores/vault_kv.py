@@ -12,9 +12,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ..core.errors import VaultError, VaultSecretNotFoundError
 from ..core.token import AccessToken
-from .base import StoredRecord, StoreRequest, lock_lease
+from ..engine.ports import StoredRecord
+from ..vault.errors import VaultError, VaultSecretNotFoundError
+from ..vault.session import VaultSession
+from .base import StoreRequest, lock_lease
 from .codec import dump_record, load_record
 
 logger = logging.getLogger("prefect_vendortokens")
@@ -25,8 +27,10 @@ class VaultTokenStore:
 
     name = "vault"
 
-    def __init__(self, vault: Any, mount: str = "secret", path: str = "prefect-vendortokens/tokens") -> None:
-        self.vault = vault  # a VaultCredentials block
+    def __init__(
+        self, vault: VaultSession, mount: str = "secret", path: str = "prefect-vendortokens/tokens"
+    ) -> None:
+        self.vault = vault  # the Vault session (per process, per configuration)
         self.mount = mount
         self.path = path.strip("/")
         self._versions: dict[str, int] = {}
@@ -36,7 +40,7 @@ class VaultTokenStore:
     def build(cls, request: StoreRequest) -> VaultTokenStore:
         return cls(request.vault, request.vault_mount, request.vault_path)
 
-    def _secret_path(self, key: str) -> str:
+    def secret_path(self, key: str) -> str:
         return f"{self.path}/{key[:40]}"
 
     def read(self, key: str) -> AccessToken | None:
@@ -46,7 +50,7 @@ class VaultTokenStore:
         self.write_record(key, StoredRecord(token))
 
     def read_record(self, key: str) -> StoredRecord:
-        version, data = _read(self.vault, self.mount, self._secret_path(key))
+        version, data = _read(self.vault, self.mount, self.secret_path(key))
         # Never written, or its latest version deleted: check-and-set needs the current version
         # number all the same, or every later write would be refused.
         self._versions[key] = version
@@ -55,13 +59,11 @@ class VaultTokenStore:
     def write_record(self, key: str, record: StoredRecord) -> None:
         """Check-and-set on the version last read. Losing the race is fine (the other writer's
         token is as good); any other failure (sealed, forbidden, unreachable) is raised, typed."""
-        path = self._secret_path(key)
+        path = self.secret_path(key)
         cas = self._versions.get(key)
         if cas is None:
             cas = _current_version(self.vault, self.mount, path)
-        token = record.token
-        assert token is not None  # noqa: S101 - dump_record refuses a record without one
-        data = {"token": dump_record(record), "fingerprint": token.fingerprint}
+        data = {"token": dump_record(record), "fingerprint": record.token.fingerprint if record.token else ""}
         if _cas_write(self.vault, self.mount, path, data, cas):
             self._versions[key] = cas + 1
             return
@@ -73,7 +75,9 @@ class VaultLock:
     """``RefreshLock`` on ``mount``/``path``/locks/<account>. Free when it names no holder or its
     lease has ended (wall clock: the hosts' clocks need to agree only within the lease)."""
 
-    def __init__(self, vault: Any, mount: str, path: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, vault: VaultSession, mount: str, path: str, clock: Callable[[], float] = time.time
+    ) -> None:
         self.vault, self.mount, self.path, self.clock = vault, mount, path.strip("/"), clock
 
     def try_acquire(self, key: str) -> VaultLease | None:
@@ -99,10 +103,10 @@ class VaultLease:
             logger.info("refresh lock %s/%s: taken over after its lease ended", lock.mount, self.path)
 
 
-def _read(vault: Any, mount: str, path: str) -> tuple[int, dict[str, Any]]:
+def _read(vault: VaultSession, mount: str, path: str) -> tuple[int, dict[str, Any]]:
     """(version, data) of a secret; (its current version, {}) when it has none to read."""
     try:
-        answer = vault.session().call(
+        answer = vault.call(
             lambda c: c.secrets.kv.v2.read_secret_version(
                 path=path, mount_point=mount, raise_on_deleted_version=True
             ),
@@ -114,10 +118,10 @@ def _read(vault: Any, mount: str, path: str) -> tuple[int, dict[str, Any]]:
     return int(answer["data"]["metadata"]["version"]), dict(answer["data"]["data"] or {})
 
 
-def _current_version(vault: Any, mount: str, path: str) -> int:
+def _current_version(vault: VaultSession, mount: str, path: str) -> int:
     """The latest version number, also of a deleted or destroyed latest version (0 if never)."""
     try:
-        metadata = vault.session().call(
+        metadata = vault.call(
             lambda c: c.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount),
             mount=mount,
             path=path,
@@ -127,10 +131,10 @@ def _current_version(vault: Any, mount: str, path: str) -> int:
     return int(metadata["data"].get("current_version") or 0)
 
 
-def _cas_write(vault: Any, mount: str, path: str, data: dict[str, Any], cas: int) -> bool:
+def _cas_write(vault: VaultSession, mount: str, path: str, data: dict[str, Any], cas: int) -> bool:
     """Write ``data`` if the secret is still at version ``cas``; False if another writer was first."""
     try:
-        vault.session().call(
+        vault.call(
             lambda c: c.secrets.kv.v2.create_or_update_secret(
                 path=path, secret=data, cas=cas, mount_point=mount
             ),

@@ -1,4 +1,14 @@
-"""Prefect tasks for tokens: ``get_token``, ``fetch_token``, ``refresh_token`` and async twins.
+"""Prefect tasks for tokens, a sync and an async task per want, made from one definition each
+(``_token_tasks``). Each takes ``credentials`` (a ``VendorCredentials`` block or its saved
+name) and ``retry_policy`` (a ``RetryPolicy``, default ``DEFAULT_RETRY``) and returns an
+``AccessToken``:
+
+- ``get_token`` / ``aget_token`` (task ``get-vendor-token``): a valid token, the process's
+  cached one or a new one;
+- ``fetch_token`` / ``afetch_token`` (``fetch-vendor-token``): a brand-new token from a fresh
+  grant (client credentials), replacing the cached one;
+- ``refresh_token`` / ``arefresh_token`` (``refresh-vendor-token``): a new token via the refresh
+  grant when the vendor has one (else a fresh grant).
 
 They never let Prefect persist or cache a token: ``persist_result=False`` overrides
 ``PREFECT_RESULTS_PERSIST_BY_DEFAULT``, and ``NO_CACHE`` because every ``SecretStr`` hashes alike
@@ -12,84 +22,61 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from ..blocks.credentials import VendorCredentials, aload_credentials, load_credentials
 from ..core.token import AccessToken
-from ..engine.manager import TokenManager, WantArgs
+from ..engine.manager import WantArgs
 from ..engine.retry import Retrying, RetryPolicy, aretry, retry
 
 DEFAULT_RETRY = RetryPolicy()
 _SAFE: dict[str, Any] = {"persist_result": False, "cache_policy": NO_CACHE}
+Credentials = VendorCredentials | str
 
 
-def _obtain(credentials: VendorCredentials | str, want: WantArgs, policy: RetryPolicy | None) -> AccessToken:
-    manager = load_credentials(credentials).manager()
-    return _logged(manager, retry(lambda: manager.get_token(**want), _retrying(policy)))
+def _token_tasks(
+    name: str, task_name: str, want: WantArgs, doc: str
+) -> tuple[Task[..., AccessToken], Task[..., Any]]:
+    """The sync and the async task of one want: what the caller asks the account's manager for."""
 
+    def obtain(credentials: Credentials, retry_policy: RetryPolicy | None = None) -> AccessToken:
+        manager = load_credentials(credentials).manager()
+        token = retry(lambda: manager.get_token(**want), _retrying(retry_policy))
+        get_run_logger().info("%s: %s", manager.label, token.describe())
+        return token
 
-async def _aobtain(
-    credentials: VendorCredentials | str, want: WantArgs, policy: RetryPolicy | None
-) -> AccessToken:
-    manager = (await aload_credentials(credentials)).manager()
-    return _logged(manager, await aretry(lambda: manager.aget_token(**want), _retrying(policy)))
+    async def aobtain(credentials: Credentials, retry_policy: RetryPolicy | None = None) -> AccessToken:
+        manager = (await aload_credentials(credentials)).manager()
+        token = await aretry(lambda: manager.aget_token(**want), _retrying(retry_policy))
+        get_run_logger().info("%s: %s", manager.label, token.describe())
+        return token
+
+    # Each its own name (Prefect's task key is the function's qualified name and its source).
+    for fn, fn_name, fn_doc in ((obtain, name, doc), (aobtain, "a" + name, f"Async ``{name}``.")):
+        fn.__name__ = fn.__qualname__ = fn_name
+        fn.__doc__ = fn_doc
+    return task(name=task_name, **_SAFE)(obtain), task(name=task_name, **_SAFE)(aobtain)
 
 
 def _retrying(policy: RetryPolicy | None) -> Retrying[AccessToken]:
     return Retrying(policy or DEFAULT_RETRY, log=get_run_logger())
 
 
-def _logged(manager: TokenManager, token: AccessToken) -> AccessToken:
-    get_run_logger().info("%s: %s", manager.label, token.describe())
-    return token
+get_token, aget_token = _token_tasks(
+    "get_token", "get-vendor-token", {}, "A valid token: the process's cached one, or a new one."
+)
+fetch_token, afetch_token = _token_tasks(
+    "fetch_token",
+    "fetch-vendor-token",
+    {"force": True, "use_refresh": False},
+    "A brand-new token from a fresh grant (client credentials), replacing the cached one.",
+)
+refresh_token, arefresh_token = _token_tasks(
+    "refresh_token",
+    "refresh-vendor-token",
+    {"force": True},
+    "A new token via the refresh grant when the vendor has one (else a fresh grant).",
+)
 
-
-# What each task asks the manager for.
-_GET: WantArgs = {}  # a plain call: the cached token if it is valid
-_FETCH: WantArgs = {"force": True, "use_refresh": False}
-_REFRESH: WantArgs = {"force": True}
-
-
-@task(name="get-vendor-token", **_SAFE)
-def get_token(credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None) -> AccessToken:
-    """A valid token: the process's cached one, or a new one."""
-    return _obtain(credentials, _GET, retry_policy)
-
-
-@task(name="fetch-vendor-token", **_SAFE)
-def fetch_token(credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None) -> AccessToken:
-    """A brand-new token from a fresh grant (client credentials), replacing the cached one."""
-    return _obtain(credentials, _FETCH, retry_policy)
-
-
-@task(name="refresh-vendor-token", **_SAFE)
-def refresh_token(
-    credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
-) -> AccessToken:
-    """A new token via the refresh grant when the vendor has one (else a fresh grant)."""
-    return _obtain(credentials, _REFRESH, retry_policy)
-
-
-@task(name="get-vendor-token", **_SAFE)
-async def aget_token(
-    credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
-) -> AccessToken:
-    """Async ``get_token``."""
-    return await _aobtain(credentials, _GET, retry_policy)
-
-
-@task(name="fetch-vendor-token", **_SAFE)
-async def afetch_token(
-    credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
-) -> AccessToken:
-    """Async ``fetch_token``."""
-    return await _aobtain(credentials, _FETCH, retry_policy)
-
-
-@task(name="refresh-vendor-token", **_SAFE)
-async def arefresh_token(
-    credentials: VendorCredentials | str, retry_policy: RetryPolicy | None = None
-) -> AccessToken:
-    """Async ``refresh_token``."""
-    return await _aobtain(credentials, _REFRESH, retry_policy)
+__all__ = ["afetch_token", "aget_token", "arefresh_token", "fetch_token", "get_token", "refresh_token"]

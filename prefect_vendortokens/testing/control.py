@@ -13,17 +13,31 @@ HTTP as they would in Python (``VendorSandbox`` methods of the same names):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .vendors import Reply, Request
-
-if TYPE_CHECKING:
-    from .sandbox import VendorSandbox
 
 CONTROL_PREFIX = "/_control/"
 
 
-def control(sandbox: VendorSandbox, req: Request) -> Reply:
+class Controlled(Protocol):
+    """The controls of ``VendorSandbox`` this endpoint drives."""
+
+    def counts(self) -> dict[str, dict[str, int]]: ...
+    def revoke_all(self, vendor: str | None = None) -> None: ...
+    def fail_next(
+        self, vendor: str, n: int = 1, status: int = 503, retry_after: float | None = None
+    ) -> None: ...
+    def fail_next_api(
+        self, vendor: str, n: int = 1, status: int = 503, retry_after: float | None = None
+    ) -> None: ...
+    def set_delay(self, seconds: float, vendor: str | None = None) -> None: ...
+    def set_token_lifetime(self, seconds: float, vendor: str | None = None) -> None: ...
+    def set_refresh_reuse_grace(self, seconds: float, vendor: str | None = None) -> None: ...
+    def reset_counters(self) -> None: ...
+
+
+def control(sandbox: Controlled, req: Request) -> Reply:
     """One control request; a bad one is a 400 naming the problem."""
     action = req.path[len(CONTROL_PREFIX) :]
     q = req.query

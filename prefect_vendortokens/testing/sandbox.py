@@ -16,13 +16,13 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from .control import CONTROL_PREFIX, control
-from .vendors import SPECS, VENDORS, Reply, Request, VendorSpec, authorize, compile_api, make_jwt
+from .vendors import SPECS, VENDORS, Reply, Request, VendorState, authorize, compile_api, make_jwt
 
 
 @dataclass(frozen=True)
@@ -32,31 +32,6 @@ class SandboxCredentials:
 
     def __repr__(self) -> str:
         return f"SandboxCredentials(client_id={self.client_id!r})"
-
-
-@dataclass
-class VendorState:
-    spec: VendorSpec
-    client_id: str
-    client_secret: str
-    lifetime: float
-    token_requests: int = 0
-    api_requests: int = 0
-    faults: list[tuple[int, float | None]] = field(default_factory=list)
-    api_faults: list[tuple[int, float | None]] = field(default_factory=list)
-    delay: float = 0.0
-    generation: int = 0  # bumped by revoke_all
-    refresh_reuse: int = 0  # spent refresh tokens presented again outside the grace (grant revoked)
-    refresh_reuse_in_grace: int = 0  # spent refresh tokens presented again inside the grace (accepted)
-    refresh_reuse_grace: float = 0.0  # seconds a spent refresh token is still accepted (0: never)
-    grants_revoked: int = 0  # grants revoked because a spent refresh token came back
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def error(self, status: int, code: str, message: str) -> Reply:
-        return self.spec.error(status, code, message)
 
 
 class VendorSandbox:

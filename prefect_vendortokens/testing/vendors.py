@@ -16,13 +16,10 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlencode
 
 from ..core.pkce import s256
-
-if TYPE_CHECKING:
-    from .sandbox import VendorSandbox, VendorState
 
 JSON = "application/json"
 
@@ -79,6 +76,50 @@ class Reply:
             headers.setdefault("Content-Type", "text/html; charset=utf-8")
             return self.body.encode(), headers
         return (self.body or b""), headers
+
+
+@dataclass
+class VendorState:
+    spec: VendorSpec
+    client_id: str
+    client_secret: str
+    lifetime: float
+    token_requests: int = 0
+    api_requests: int = 0
+    faults: list[tuple[int, float | None]] = field(default_factory=list)
+    api_faults: list[tuple[int, float | None]] = field(default_factory=list)
+    delay: float = 0.0
+    generation: int = 0  # bumped by revoke_all
+    refresh_reuse: int = 0  # spent refresh tokens presented again outside the grace (grant revoked)
+    refresh_reuse_in_grace: int = 0  # spent refresh tokens presented again inside the grace (accepted)
+    refresh_reuse_grace: float = 0.0  # seconds a spent refresh token is still accepted (0: never)
+    grants_revoked: int = 0  # grants revoked because a spent refresh token came back
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def error(self, status: int, code: str, message: str) -> Reply:
+        return self.spec.error(status, code, message)
+
+
+class Ledger(Protocol):
+    """What the vendor rules need of the sandbox: its book of issued tokens, codes and refresh
+    tokens (``VendorSandbox`` keeps it)."""
+
+    def issue(
+        self,
+        v: VendorState,
+        scope: str | None,
+        id_token: bool = False,
+        force_refresh: bool = False,
+        grant: str | None = None,
+    ) -> dict[str, Any]: ...
+    def new_code(
+        self, v: VendorState, *, redirect_uri: str, scope: str | None, challenge: str | None
+    ) -> str: ...
+    def take_code(self, v: VendorState, code: str) -> dict[str, Any] | None: ...
+    def spend_refresh(self, v: VendorState, token: str) -> dict[str, Any] | None: ...
 
 
 def make_jwt(claims: dict[str, Any], key: bytes) -> str:
@@ -139,7 +180,7 @@ def _oauth2_error(status: int, code: str, message: str) -> Reply:
 
 
 # --- token endpoints --------------------------------------------------------------------
-def sqod_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def sqod_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     # Basic ID:SECRET plus ?clientid=ID; form body grant_type=client_credentials (the OpenAPI page
     # documents no body, so an empty body is accepted too).
     basic = req.basic()
@@ -154,7 +195,7 @@ def sqod_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     return Reply(200, sb.issue(v, scope=None))
 
 
-def cobee_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def cobee_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     body = req.json() if req.content_type == JSON else None
     if not isinstance(body, dict):
         return v.error(400, "validation_error", "body: must be object")
@@ -169,7 +210,7 @@ def cobee_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     )
 
 
-def slashid_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def slashid_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     if req.content_type != "application/x-www-form-urlencoded":
         return v.error(400, "invalid_request", "request body must be application/x-www-form-urlencoded")
     form = req.form()
@@ -189,7 +230,7 @@ def slashid_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     return v.error(400, "unsupported_grant_type", f"unsupported grant_type {grant!r}")
 
 
-def sqr_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def sqr_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     body = req.json() if req.content_type == JSON else None
     if not isinstance(body, dict):
         return v.error(400, "invalid_request", "the body must be JSON")
@@ -202,7 +243,7 @@ def sqr_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     return Reply(200, sb.issue(v, scope="read:users write:logs"))
 
 
-def resales_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def resales_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     if req.content_type == JSON:  # the one call of that API that must not be JSON
         return v.error(
             400,
@@ -230,7 +271,7 @@ def resales_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     )
 
 
-def oauth2_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def oauth2_token(sb: Ledger, v: VendorState, req: Request) -> Reply:
     """RFC 6749: client_secret_basic or client_secret_post; three grants; PKCE."""
     if req.content_type != "application/x-www-form-urlencoded":
         return v.error(400, "invalid_request", "form body required")
@@ -252,7 +293,7 @@ def oauth2_token(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
     return v.error(400, "unsupported_grant_type", f"unsupported grant_type {grant!r}")
 
 
-def _redeem_code(sb: VendorSandbox, v: VendorState, form: dict[str, str], verifier: str | None) -> Reply:
+def _redeem_code(sb: Ledger, v: VendorState, form: dict[str, str], verifier: str | None) -> Reply:
     grant = sb.take_code(v, form.get("code", ""))
     if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
         return v.error(400, "invalid_grant", "authorization code is invalid, expired or used")
@@ -261,7 +302,7 @@ def _redeem_code(sb: VendorSandbox, v: VendorState, form: dict[str, str], verifi
     return Reply(200, sb.issue(v, scope=grant["scope"], id_token=True))
 
 
-def _redeem_refresh(sb: VendorSandbox, v: VendorState, form: dict[str, str]) -> Reply:
+def _redeem_refresh(sb: Ledger, v: VendorState, form: dict[str, str]) -> Reply:
     old = sb.spend_refresh(v, form.get("refresh_token", ""))
     if old is None:
         return v.error(400, "invalid_grant", "refresh token is invalid, expired or already used")
@@ -269,7 +310,7 @@ def _redeem_refresh(sb: VendorSandbox, v: VendorState, form: dict[str, str]) -> 
     return Reply(200, sb.issue(v, scope=scope, id_token=True, force_refresh=True, grant=old["grant"]))
 
 
-def authorize(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
+def authorize(sb: Ledger, v: VendorState, req: Request) -> Reply:
     """Auto-consent authorize endpoint: redirects at once with a code bound to the challenge."""
     q = req.query
     if q.get("response_type") != "code" or q.get("client_id") != v.client_id or not q.get("redirect_uri"):
@@ -285,7 +326,7 @@ def authorize(sb: VendorSandbox, v: VendorState, req: Request) -> Reply:
 
 
 # --- downstream endpoints ---------------------------------------------------------------
-def sqod_appointments(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
+def sqod_appointments(sb: Ledger, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     if req.method == "POST":
         item = req.json() if isinstance(req.json(), dict) else {}
         return Reply(201, {"data": {"id": secrets.randbelow(10**6), **item}})
@@ -302,20 +343,20 @@ def sqod_appointments(sb: VendorSandbox, v: VendorState, req: Request, token: di
 
 
 def cobee_employees(
-    sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any], company_id: str
+    sb: Ledger, v: VendorState, req: Request, token: dict[str, Any], company_id: str
 ) -> Reply:
     if token["claims"].get("https://auth.cobee.io/metadata", {}).get("companyId") != company_id:
         return Reply(403, {"error": 403, "message": "Forbidden"})
     return Reply(200, {"employees": [{"id": f"emp-{i}", "companyId": company_id} for i in range(3)]})
 
 
-def slashid_userinfo(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
+def slashid_userinfo(sb: Ledger, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     if "openid" not in (token["scope"] or "").split():
         return _slashid_error(403, "forbidden", "scope openid required")
     return Reply(200, {"sub": f"user-{v.client_id}", "email": "person@example.test"})
 
 
-def sqr_user_status(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
+def sqr_user_status(sb: Ledger, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     body = req.json()
     if req.content_type != JSON or not isinstance(body, dict):
         return Reply(400, {"error": "invalid_request"})
@@ -327,7 +368,7 @@ def sqr_user_status(sb: VendorSandbox, v: VendorState, req: Request, token: dict
 
 
 def resales_update_unit(
-    sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any], development_id: str
+    sb: Ledger, v: VendorState, req: Request, token: dict[str, Any], development_id: str
 ) -> Reply:
     if req.content_type != JSON:
         return Reply(422, {"error": "validation_error", "message": "Content-Type must be application/json"})
@@ -337,7 +378,7 @@ def resales_update_unit(
     return Reply(200, {"success": True, "development_id": int(development_id), "unit": body["UntName"]})
 
 
-def oauth2_resource(sb: VendorSandbox, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
+def oauth2_resource(sb: Ledger, v: VendorState, req: Request, token: dict[str, Any]) -> Reply:
     return Reply(200, {"ok": True, "scope": token["scope"]})
 
 

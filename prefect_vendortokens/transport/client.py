@@ -1,48 +1,54 @@
 """``TokenClient``: the sync and async drivers around the sans-IO request/response core.
 
 Each public method builds a ``TokenRequest`` (``core/request.py``), sends it, and hands the answer to
-``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``_exchange``: the whole
+``parse_token_response`` (``core/response.py``). Sending is one coroutine, ``exchange``: the whole
 exchange (connect, request, headers, body) runs under one deadline, the block's ``timeout``,
 whatever a server trickles (httpx's timeouts are per read), and the body stops at
-``MAX_RESPONSE_BYTES``. The sync driver runs that coroutine on a private event loop in a helper
-thread, so there is one copy of the logic and the sync path is bounded the same way.
+``MAX_RESPONSE_BYTES`` (``io/http.py``), its failures typed. The sync driver runs that
+coroutine on a private event loop in a helper thread, so there is one copy of the logic and the
+sync path is bounded the same way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import ssl
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
 from pydantic import JsonValue, SecretStr
 
-from ..core.dialect import TokenDialect
-from ..core.errors import DialectError, TokenResponseError, TokenTransportError, secret_forms
+from ..core.device import DeviceAuthorization, DevicePoll, parse_device_authorization
+from ..core.dialect import MTLS_AUTH, TokenDialect
+from ..core.dpop import DPoPKey, dpop_nonce, token_nonce_challenge, with_dpop
+from ..core.errors import AuthorizationRequiredError, DialectError, TokenResponseError, TokenTransportError
+from ..core.mtls import client_tls_context
 from ..core.pkce import Pkce
 from ..core.presets import get_dialect
 from ..core.request import (
     AuthorizationCodeGrant,
     ClientCredentials,
     ClientCredentialsGrant,
+    DeviceCodeGrant,
     Grant,
+    JwtBearerGrant,
+    PasswordGrant,
     RefreshGrant,
     TokenRequest,
+    build_device_authorization_request,
     build_token_request,
 )
 from ..core.response import parse_token_response, safe_url
 from ..core.token import AccessToken
 from ..core.url import refuse_user_info
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, Progress, ResponseTooLarge, bounded_exchange
 
 VerifyTypes = bool | str | ssl.SSLContext
-T = TypeVar("T")
-MAX_RESPONSE_BYTES = 1 << 20  # a token answer is a few KB; stop reading an endless body at 1 MiB
 
 
 class TokenClient:
@@ -65,10 +71,24 @@ class TokenClient:
         signing_alg: str = "",
         assertion_audience: str = "",
         transport: httpx.AsyncBaseTransport | None = None,
+        grant: str = "client_credentials",
+        username: str = "",
+        password: SecretStr | str | None = None,
+        device_authorization_url: str | None = None,
+        tls_certificate: str = "",
+        tls_key: SecretStr | str | None = None,
+        dpop: bool = False,
     ) -> None:
         """``private_key`` (PEM or JWK), ``key_id``, ``signing_alg`` and ``assertion_audience``
-        are for the dialect's ``private_key_jwt`` client authentication. ``transport`` replaces
-        the network (httpx's ``MockTransport``, for unit tests)."""
+        are for the dialect's ``private_key_jwt`` client authentication and the ``jwt_bearer``
+        grant's assertion. ``grant`` is what ``fetch`` asks with: ``client_credentials``,
+        ``password`` (``username``, ``password``) or ``jwt_bearer`` (issuer the client id,
+        subject ``username`` if any); the user grants (``authorization_code``, ``device_code``)
+        have no fetch. ``tls_certificate`` and ``tls_key`` (PEM) are the client certificate of
+        mutual TLS (RFC 8705), presented on every token request and, through ``tls_context()``,
+        on the API calls of ``get_client()``. ``dpop`` asks for DPoP-bound tokens (RFC 9449): a
+        proof on every token request. ``transport`` replaces the network (httpx's
+        ``MockTransport``, for unit tests)."""
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         url = token_url or self.dialect.default_token_url
         if not url:
@@ -99,11 +119,32 @@ class TokenClient:
             assertion_audience=assertion_audience,
         )
         self.authorization_url_base = authorization_url
+        if grant not in FETCH_GRANTS and grant not in USER_GRANTS:
+            raise DialectError(f"unknown grant {grant!r}", vendor=self.dialect.name)
+        self.grant: str = grant
+        self.username: str = username
+        self.password: SecretStr | None = SecretStr(password) if isinstance(password, str) else password
+        if device_authorization_url:
+            refuse_user_info(device_authorization_url, "device authorization URL", vendor=self.dialect.name)
+        self.device_authorization_url = (
+            device_authorization_url or self.dialect.default_device_authorization_url
+        )
         self.timeout = timeout
         self.verify = verify
         self._transport = transport
         self._ssl: ssl.SSLContext | None = None  # built once: loading the CA bundle costs ~15 ms
         self._ssl_lock = threading.Lock()
+        self.tls_certificate = tls_certificate
+        self._tls_key = SecretStr(tls_key) if isinstance(tls_key, str) else tls_key
+        if self.dialect.client_auth in MTLS_AUTH and not (tls_certificate.strip() and self._tls_key):
+            raise DialectError(
+                f"client authentication {self.dialect.client_auth.value} needs a client certificate "
+                "and its private key",
+                vendor=self.dialect.name,
+            )
+        self.dpop = dpop
+        self._dpop_key: DPoPKey | None = None  # this client's key for new grants (made on first use)
+        self._dpop_nonce: str | None = None  # the token endpoint's last DPoP-Nonce
 
     @classmethod
     def from_issuer(
@@ -130,7 +171,14 @@ class TokenClient:
         options["authorization_url"] = (
             options.get("authorization_url") or metadata.authorization_endpoint or None
         )
-        return cls(dialect, token_url or metadata.token_endpoint, client_id, client_secret, **options)
+        options["device_authorization_url"] = (
+            options.get("device_authorization_url") or metadata.device_authorization_endpoint or None
+        )
+        chosen = get_dialect(dialect) if isinstance(dialect, str) else dialect
+        discovered = metadata.token_endpoint
+        if chosen.client_auth in MTLS_AUTH:  # RFC 8705 5: the endpoint that asks for certificates
+            discovered = metadata.mtls_endpoint_aliases.get("token_endpoint", discovered)
+        return cls(dialect, token_url or discovered, client_id, client_secret, **options)
 
     def __repr__(self) -> str:
         return (
@@ -140,18 +188,98 @@ class TokenClient:
 
     # --- grants ------------------------------------------------------------------------
     def fetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
-        """A new token with the client-credentials grant."""
-        return self._send(self._build(ClientCredentialsGrant(_scopes(scopes))))
+        """A new token with the client's own grant (client credentials, password, JWT bearer)."""
+        return self._send(self._build(self._fetch_grant(scopes)))
 
     async def afetch(self, scopes: Iterable[str] | None = None) -> AccessToken:
-        return await self._asend(self._build(ClientCredentialsGrant(_scopes(scopes))))
+        return await self._asend(self._build(self._fetch_grant(scopes)))
+
+    def _fetch_grant(self, scopes: Iterable[str] | None) -> Grant:
+        """The grant ``fetch`` sends: a row of ``FETCH_GRANTS``. A user grant has none: only
+        the consent (``authorize``) and its refresh token give tokens."""
+        make = FETCH_GRANTS.get(self.grant)
+        if make is None:
+            raise AuthorizationRequiredError(
+                f"grant {self.grant} needs a person's consent first: run `prefect-vendortokens authorize`",
+                vendor=self.dialect.name,
+            )
+        return make(self, _scopes(scopes))
+
+    # --- the device authorization grant (RFC 8628) --------------------------------------
+    def device_authorization(self, scopes: Iterable[str] | None = None) -> DeviceAuthorization:
+        """Start a device authorization: the user code and verification URI to show."""
+        return run_bounded(self.adevice_authorization(scopes), self.timeout)
+
+    async def adevice_authorization(self, scopes: Iterable[str] | None = None) -> DeviceAuthorization:
+        url = self.device_authorization_url or ""
+        if url:
+            refuse_user_info(url, "device authorization URL", vendor=self.dialect.name)
+        request = build_device_authorization_request(
+            self.dialect, self.credentials, url=url, scopes=_scopes(scopes)
+        )
+        status, headers, body, _ = await exchange(
+            request,
+            vendor=self.dialect.name,
+            token_url=request.url,
+            timeout=self.timeout,
+            verify=self.tls_context(),
+            transport=self._transport,
+        )
+        return parse_device_authorization(
+            self.dialect,
+            status=status,
+            headers=headers,
+            body=body,
+            url=request.url,
+            secrets=request.scrubbed(),
+        )
+
+    def poll_device(
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AccessToken | DevicePoll:
+        """One poll of the token endpoint (``core.device``'s state machine decides, on
+        ``clock``, the one ``poll`` started on): the token, the state to poll on from, or a
+        typed error (denied, expired, refused)."""
+        return run_bounded(self.apoll_device(authorization, poll, clock=clock), self.timeout)
+
+    async def apoll_device(
+        self,
+        authorization: DeviceAuthorization,
+        poll: DevicePoll,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> AccessToken | DevicePoll:
+        request = self._build(DeviceCodeGrant(authorization.device_code))
+        key = self._dpop_for(None)  # the device grant's token is bound like any other
+        try:
+            status, headers, body, sent_at, sent = await self._aexchange(request, key)
+        except TokenTransportError:  # a lost answer: the device code is still good, wait longer
+            return poll.failed(now=clock())
+        answer = poll.answer(
+            self.dialect,
+            status=status,
+            headers=headers,
+            body=body,
+            sent_at=sent_at,
+            now=clock(),
+            token_url=self.credentials.token_url,
+            secrets=sent.scrubbed(),
+        )
+        return bind_dpop(answer, key) if isinstance(answer, AccessToken) else answer
 
     def refresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
-        """A new token with the refresh grant; keeps the old refresh token if none is returned."""
-        return _carry_refresh(token, self._send(self._build(self._refresh_grant(token, scopes))))
+        """A new token with the refresh grant; keeps the old refresh token if none is returned.
+        A DPoP-bound token is refreshed with a proof of its own key."""
+        return _carry_refresh(token, self._send(self._build(self._refresh_grant(token, scopes)), token))
 
     async def arefresh(self, token: AccessToken, scopes: Iterable[str] | None = None) -> AccessToken:
-        return _carry_refresh(token, await self._asend(self._build(self._refresh_grant(token, scopes))))
+        return _carry_refresh(
+            token, await self._asend(self._build(self._refresh_grant(token, scopes)), token)
+        )
 
     def authorization_url(
         self,
@@ -211,11 +339,6 @@ class TokenClient:
     def _build(self, grant: Grant) -> TokenRequest:
         return build_token_request(self.dialect, self.credentials, grant)
 
-    def _secrets(self, request: TokenRequest) -> tuple[str, ...]:
-        # Everything that must never appear in an error message, in every encoding it travelled in.
-        body = request.content.decode("utf-8", "replace") if request.content else ""
-        return (*secret_forms(request.secrets), request.headers.get("Authorization", ""), body)
-
     def _parse(
         self, request: TokenRequest, status: int, headers: httpx.Headers, body: bytes, sent_at: datetime
     ) -> AccessToken:
@@ -226,148 +349,152 @@ class TokenClient:
             body=body,
             sent_at=sent_at,
             token_url=self.credentials.token_url,
-            secrets=self._secrets(request),
+            secrets=request.scrubbed(),
         )
 
-    def _transport_error(self, request: TokenRequest, exc: Exception, sent: bool) -> TokenTransportError:
-        return TokenTransportError(
-            f"token request failed before an answer: {type(exc).__name__}",
-            sent=sent,
-            vendor=self.dialect.name,
-            token_url=safe_url(self.credentials.token_url),
-            vendor_message=str(exc) or None,
-            secrets=self._secrets(request),
-        )
-
-    def _ssl_context(self) -> ssl.SSLContext:
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS settings of the token requests: the server verification and, with mutual
+        TLS, the client certificate. ``get_client()`` uses the same context for API calls,
+        since a certificate-bound token is only accepted with its certificate."""
         with self._ssl_lock:
             if self._ssl is None:
-                self._ssl = httpx.create_ssl_context(verify=self.verify)
+                context = httpx.create_ssl_context(verify=self.verify)
+                if self._tls_key is not None and self.tls_certificate.strip():
+                    context = client_tls_context(
+                        self.tls_certificate, self._tls_key, context=context, vendor=self.dialect.name
+                    )
+                self._ssl = context
             return self._ssl
 
-    def _send(self, request: TokenRequest) -> AccessToken:
-        return run_bounded(self._asend(request), self.timeout)
+    _ssl_context = tls_context
 
-    async def _asend(self, request: TokenRequest) -> AccessToken:
-        sent_at = datetime.now(UTC)
-        progress = Progress()
-        try:
-            status, headers, body = await self._exchange(request, progress)
-        except _TooLarge:
-            raise TokenResponseError(
-                f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except TimeoutError:
-            raise TokenTransportError(
-                f"token request took longer than its {self.timeout:g} s deadline",
-                sent=progress.may_have_arrived(),
-                vendor=self.dialect.name,
-                token_url=safe_url(self.credentials.token_url),
-            ) from None
-        except httpx.HTTPError as exc:
-            raise self._transport_error(request, exc, progress.may_have_arrived(exc)) from None
-        return self._parse(request, status, headers, body, sent_at)
+    @property
+    def tls_key(self) -> SecretStr | None:
+        """The mutual-TLS client certificate's private key (None without mutual TLS)."""
+        return self._tls_key
 
-    async def _exchange(
-        self, request: TokenRequest, progress: Progress | None = None
-    ) -> tuple[int, httpx.Headers, bytes]:
-        return await bounded_exchange(
+    def _dpop_for(self, previous: AccessToken | None) -> DPoPKey | None:
+        """The key to prove: a bound token's own (its refresh must show the same key), else
+        this client's when it asks for DPoP; None for bearer tokens."""
+        if previous is not None and previous.dpop_key is not None:
+            return DPoPKey.from_json(previous.dpop_key, vendor=self.dialect.name)
+        if not self.dpop:
+            return None
+        with self._ssl_lock:
+            if self._dpop_key is None:
+                self._dpop_key = DPoPKey.generate()
+            return self._dpop_key
+
+    def _send(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
+        return run_bounded(self._asend(request, previous), self.timeout)
+
+    async def _asend(self, request: TokenRequest, previous: AccessToken | None = None) -> AccessToken:
+        """Send, parse; a DPoP token keeps the key it is bound to (``previous``'s, when a bound
+        token is refreshed)."""
+        key = self._dpop_for(previous)
+        status, headers, body, sent_at, sent = await self._aexchange(request, key)
+        return bind_dpop(self._parse(sent, status, headers, body, sent_at), key)
+
+    async def _aexchange(
+        self, request: TokenRequest, key: DPoPKey | None
+    ) -> tuple[int, httpx.Headers, bytes, datetime, TokenRequest]:
+        """One token request to this client's endpoint (its TLS context: with mutual TLS, the
+        client certificate). With a DPoP ``key``: a fresh proof per attempt, and a
+        ``use_dpop_nonce`` answer retried once with the server's nonce (RFC 9449 8). Returns
+        the answer and the request as sent (for the parser's secrets). Every token request
+        (the device poll too) goes through here, so each grant gets the binding."""
+        for attempt in range(2):
+            sending = request
+            if key is not None:
+                proof = key.proof(
+                    method=request.method, url=request.url, now=int(time.time()), nonce=self._dpop_nonce
+                )
+                sending = with_dpop(request, proof)
+            status, headers, body, sent_at = await exchange(
+                sending,
+                vendor=self.dialect.name,
+                token_url=self.credentials.token_url,
+                timeout=self.timeout,
+                verify=self.tls_context(),
+                transport=self._transport,
+            )
+            if key is not None:
+                challenge = token_nonce_challenge(status, headers, body)
+                self._dpop_nonce = challenge or dpop_nonce(headers) or self._dpop_nonce
+                if challenge and attempt == 0:
+                    continue
+            return status, headers, body, sent_at, sending
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def bind_dpop(token: AccessToken, key: DPoPKey | None) -> AccessToken:
+    """The token with the key it is bound to, when the server bound it (``token_type`` DPoP);
+    a server that ignored the proof answers Bearer, and the token stays a bearer token."""
+    if key is not None and token.token_type.lower() == "dpop":
+        return token.model_copy(update={"dpop_key": key.to_json()})
+    return token
+
+
+async def exchange(
+    request: TokenRequest,
+    *,
+    vendor: str,
+    token_url: str,
+    timeout: float,  # noqa: ASYNC109 - the one deadline of the whole exchange
+    verify: ssl.SSLContext | bool,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[int, httpx.Headers, bytes, datetime]:
+    """Send one token request under one deadline: (status, headers, body, when it was sent),
+    or a typed error that never quotes its secrets. TokenClient and the importer's probe both
+    send through here."""
+    sent_at = datetime.now(UTC)
+    progress = Progress()
+    shown = safe_url(token_url)
+    try:
+        status, headers, body = await bounded_exchange(
             request.method,
             request.url,
             headers=request.headers,
             content=request.content,
-            timeout=self.timeout,
-            verify=self._ssl_context(),
-            transport=self._transport,
+            timeout=timeout,
+            verify=verify,
+            transport=transport,
             progress=progress,
         )
-
-    def close(self) -> None:
-        """Nothing to release: each token request has its own connection."""
-
-    async def aclose(self) -> None:
-        self.close()
-
-    def __enter__(self) -> TokenClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> TokenClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-
-class _TooLarge(Exception):
-    pass
-
-
-class Progress:
-    """How far an exchange got, from httpcore's trace: a request that failed while connecting
-    surely never reached the server; once its headers go out, the server may act on it."""
-
-    def __init__(self) -> None:
-        self.phase = "start"
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        if event.startswith("connection.connect_tcp") or event.startswith("connection.start_tls"):
-            self.phase = "connecting"
-        elif event.endswith("send_request_headers.started"):
-            self.phase = "sent"
-
-    def may_have_arrived(self, exc: Exception | None = None) -> bool:
-        connecting = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) or self.phase == "connecting"
-        return not connecting
+    except ResponseTooLarge:
+        raise TokenResponseError(
+            f"token endpoint answered more than {MAX_RESPONSE_BYTES} bytes; stopped reading",
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except TimeoutError:
+        raise TokenTransportError(
+            f"token request took longer than its {timeout:g} s deadline",
+            sent=progress.may_have_arrived(),
+            vendor=vendor,
+            token_url=shown,
+        ) from None
+    except httpx.HTTPError as exc:
+        raise TokenTransportError(
+            f"token request failed before an answer: {type(exc).__name__}",
+            sent=progress.may_have_arrived(exc),
+            vendor=vendor,
+            token_url=shown,
+            vendor_message=str(exc) or None,
+            secrets=request.scrubbed(),
+        ) from None
+    return status, headers, body, sent_at
 
 
-async def bounded_exchange(
-    method: str,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    content: bytes | None = None,
-    timeout: float,  # noqa: ASYNC109 - the one deadline is what this function is for
-    verify: ssl.SSLContext | bool,
-    transport: httpx.AsyncBaseTransport | None = None,
-    progress: Progress | None = None,
-) -> tuple[int, httpx.Headers, bytes]:
-    """One HTTP exchange under one deadline (connect, headers, body), its body capped at
-    ``MAX_RESPONSE_BYTES``. An AsyncClient belongs to one event loop, and Prefect runs coroutines
-    on several; token requests are rare (once per lifetime), so each has its own client."""
-    async with asyncio.timeout(timeout):
-        async with (
-            httpx.AsyncClient(timeout=timeout, verify=verify, transport=transport) as http,
-            http.stream(
-                method,
-                url,
-                headers=dict(headers),
-                content=content,
-                extensions={"trace": progress.trace} if progress is not None else None,
-            ) as response,
-        ):
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise _TooLarge
-            return response.status_code, response.headers, bytes(body)
-
-
-def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
-    """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
-    helper thread, in a copy of this thread's context, so it works whether or not this thread
-    runs a loop, and leaves this thread's loop state alone. ``timeout`` is only a backstop: the
-    coroutine bounds itself."""
-    context = contextvars.copy_context()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
-        return pool.submit(context.run, asyncio.run, coroutine).result(
-            timeout=None if timeout is None else timeout + 30
-        )
+# The grants ``fetch`` can send without a person, by the block's grant name (a row each).
+FETCH_GRANTS: dict[str, Callable[[TokenClient, tuple[str, ...] | None], Grant]] = {
+    "client_credentials": lambda client, scopes: ClientCredentialsGrant(scopes),
+    "password": lambda client, scopes: PasswordGrant(
+        client.username, client.password or SecretStr(""), scopes
+    ),
+    "jwt_bearer": lambda client, scopes: JwtBearerGrant(subject=client.username, scopes=scopes),
+}
+USER_GRANTS = ("authorization_code", "device_code")  # a person's consent, then refresh only
 
 
 def _scopes(scopes: Iterable[str] | None) -> tuple[str, ...] | None:

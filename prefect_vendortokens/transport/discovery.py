@@ -10,33 +10,34 @@ from __future__ import annotations
 
 import json
 import ssl
-import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from ..core.caches import ProcessCache
 from ..core.errors import DiscoveryError
 from ..core.response import safe_url
-from .client import MAX_RESPONSE_BYTES, _TooLarge, bounded_exchange, run_bounded
+from ..io.deadline import run_bounded
+from ..io.http import MAX_RESPONSE_BYTES, ResponseTooLarge, bounded_exchange
 
 CACHE_SECONDS = 3600.0
-_cache: dict[tuple[str, str], tuple[ServerMetadata, float]] = {}
-_cache_lock = threading.Lock()
+_cache: ProcessCache[tuple[str, str], tuple[ServerMetadata, float]] = ProcessCache("issuer metadata")
 
 
 @dataclass(frozen=True)
 class ServerMetadata:
-    """What we use of an authorization server's metadata, and the whole document."""
+    """What we use of an authorization server's metadata."""
 
     issuer: str
     token_endpoint: str
     authorization_endpoint: str = ""
+    device_authorization_endpoint: str = ""  # RFC 8628 4
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
     code_challenge_methods_supported: tuple[str, ...] = ()
-    document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # RFC 8705 5: the endpoints that ask for client certificates (token_endpoint, ...), by name.
+    mtls_endpoint_aliases: dict[str, str] = field(default_factory=dict)
 
 
 def metadata_urls(issuer: str) -> tuple[str, ...]:
@@ -57,13 +58,11 @@ async def adiscover(
 ) -> ServerMetadata:
     """The issuer's metadata, from the process cache or the server."""
     key = (issuer.rstrip("/"), repr(verify))
-    with _cache_lock:
-        hit = _cache.get(key)
+    hit = _cache.get(key)
     if hit is not None and time.monotonic() < hit[1]:
         return hit[0]
     metadata = await _fetch(issuer, timeout, verify, transport)
-    with _cache_lock:
-        _cache[key] = (metadata, time.monotonic() + CACHE_SECONDS)
+    _cache.put(key, (metadata, time.monotonic() + CACHE_SECONDS))
     return metadata
 
 
@@ -79,8 +78,7 @@ def discover(
 
 
 def clear_discovery_cache() -> None:
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 async def _fetch(
@@ -107,7 +105,7 @@ async def _fetch(
             raise DiscoveryError(
                 f"issuer {shown}: no metadata within {timeout:g} s ({safe_url(url)})"
             ) from None
-        except _TooLarge:
+        except ResponseTooLarge:
             raise DiscoveryError(
                 f"issuer {shown}: metadata larger than {MAX_RESPONSE_BYTES} bytes ({safe_url(url)})"
             ) from None
@@ -143,11 +141,23 @@ def _parse(issuer: str, url: str, body: bytes) -> ServerMetadata:
         value = doc.get(key)
         return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
+    aliases = doc.get("mtls_endpoint_aliases")
+    mtls = {
+        str(name): url
+        for name, url in (aliases.items() if isinstance(aliases, dict) else ())
+        if isinstance(url, str) and urlsplit(url).scheme == "https"
+    }
     return ServerMetadata(
         issuer=str(doc["issuer"]),
         token_endpoint=token_endpoint,
         authorization_endpoint=authorization_endpoint if isinstance(authorization_endpoint, str) else "",
+        device_authorization_endpoint=_http_url(doc.get("device_authorization_endpoint")),
         token_endpoint_auth_methods_supported=names("token_endpoint_auth_methods_supported"),
         code_challenge_methods_supported=names("code_challenge_methods_supported"),
-        document=doc,
+        mtls_endpoint_aliases=mtls,
     )
+
+
+def _http_url(value: object) -> str:
+    """An endpoint of the metadata, if it is an http(s) URL ("" otherwise: not offered)."""
+    return value if isinstance(value, str) and urlsplit(value).scheme in ("http", "https") else ""

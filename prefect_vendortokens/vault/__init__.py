@@ -1,1 +1,2 @@
-"""HashiCorp Vault / OpenBao: the credentials block, the per-process session, the auth methods table."""
+"""HashiCorp Vault / OpenBao with hvac: the per-process session, the auth methods table, the errors and
+their mapping, the client source. No Prefect (the Vault block is ``blocks/vault.py``)."""

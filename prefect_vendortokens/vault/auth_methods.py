@@ -5,15 +5,31 @@ method that uses the block's fields is one row (and its login call)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .session import VaultLogin
+from dataclasses import dataclass, field
+from typing import Any
 
 K8S_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 # (hvac's client.auth, the login spec, a reader of the JWT from the spec or its file) -> Vault's answer
 Login = Callable[[Any, "VaultLogin", Callable[[], str]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class VaultLogin:
+    """How to authenticate: everything a login needs (secrets already unwrapped)."""
+
+    method: str  # a name of AUTH_METHODS
+    mount: str
+    token: str = field(default="", repr=False)
+    role_id: str = ""
+    secret_id: str = field(default="", repr=False)
+    role: str = ""
+    jwt: str = field(default="", repr=False)
+    jwt_path: str = ""
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.token, self.secret_id, self.jwt, self.password)
 
 
 @dataclass(frozen=True)

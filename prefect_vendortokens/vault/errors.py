@@ -1,73 +1,85 @@
-"""Vault failures as typed errors: hvac's exceptions and requests' transport failures mapped to
-``VaultError`` subclasses (see DESIGN.md for what each Vault answer raises)."""
+"""Vault's typed errors. Importable without hvac (the top-level package exports them); the
+mapping of hvac's and requests' failures onto them is ``vault/guard.py``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
-import hvac.exceptions as hvac_errors
-import requests
-
-from ..core.errors import (
-    VaultAuthError,
-    VaultError,
-    VaultPermissionError,
-    VaultSealedError,
-    VaultSecretNotFoundError,
-    VaultTLSError,
-    VaultUnreachableError,
-)
-
-T = TypeVar("T")
+from ..core.errors import TokenError, TokenStoreError
 
 
-def guarded(call: Callable[[], T], where: dict[str, Any], login_method: str | None = None) -> T:
-    """``call()``, with every hvac and requests failure turned into a typed ``VaultError``
-    that names the address, mount and path (``where``) and never the secrets in it."""
-    try:
-        return call()
-    except VaultError:
-        raise
-    except requests.exceptions.SSLError as exc:
-        raise VaultTLSError(
-            "TLS handshake with Vault failed (check the CA bundle)",
-            vendor_message=_first_line(exc),
-            **where,
-        ) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        raise VaultUnreachableError(
-            "Vault is unreachable", vendor_message=type(exc).__name__, **where
-        ) from None
-    except hvac_errors.VaultDown:
-        raise VaultSealedError("Vault is sealed or in maintenance", **where) from None
-    except hvac_errors.Forbidden as exc:
-        raise VaultPermissionError("permission denied", vendor_message=_errors(exc), **where) from None
-    except hvac_errors.InvalidPath as exc:
-        raise VaultSecretNotFoundError(
-            "no secret at this path (or the version was deleted)", vendor_message=_errors(exc), **where
-        ) from None
-    except hvac_errors.InvalidRequest as exc:
-        if login_method:
-            raise VaultAuthError(
-                f"{login_method} login refused (bad role id, secret id, password or JWT?)",
-                vendor_message=_errors(exc),
-                **where,
-            ) from None
-        raise VaultError("Vault refused the request", vendor_message=_errors(exc), **where) from None
-    except hvac_errors.VaultError as exc:
-        raise VaultError(
-            f"Vault answered {type(exc).__name__}", vendor_message=_errors(exc), **where
-        ) from None
+class VaultError(TokenError):
+    """Reading credentials from Vault failed. Messages name the address, namespace, mount and
+    path, never a token or secret."""
+
+    def __init__(
+        self,
+        summary: str,
+        *,
+        address: str | None = None,
+        namespace: str | None = None,
+        mount: str | None = None,
+        path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.address, self.namespace, self.mount, self.path = address, namespace, mount, path
+        super().__init__(summary, **kwargs)
+
+    def _render(self) -> str:
+        where = ", ".join(
+            f"{label} {value}"
+            for label, value in (
+                ("Vault", self.address),
+                ("namespace", self.namespace),
+                ("mount", self.mount),
+                ("path", self.path),
+            )
+            if value
+        )
+        text = f"{self.summary} ({where})" if where else self.summary
+        if self.vendor_message:
+            text += f": {self.vendor_message}"
+        return text
 
 
-def _errors(exc: hvac_errors.VaultError) -> str | None:
-    errors = getattr(exc, "errors", None)
-    if isinstance(errors, list) and errors:
-        return "; ".join(str(e) for e in errors)
-    return None
+class VaultUnreachableError(VaultError):
+    """No answer from Vault (connection refused, DNS, timeout)."""
+
+    retryable = True
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc)
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+class VaultTLSError(VaultError):
+    """The TLS handshake with Vault failed (wrong CA, bad certificate)."""
+
+
+class VaultSealedError(VaultError):
+    """Vault is sealed (or in maintenance)."""
+
+    retryable = True
+    store_error: ClassVar[type[TokenStoreError]]  # set below: SealedStoreError
+
+
+class SealedStoreError(TokenStoreError, VaultSealedError):
+    """The Vault token store (or its refresh lock) is sealed: both a ``TokenStoreError`` and a
+    ``VaultSealedError``, retryable; it works again once Vault is unsealed."""
+
+
+# What the engine makes of a sealed Vault under a store call (see ``store_error_type``).
+VaultSealedError.store_error = SealedStoreError
+
+
+class VaultPermissionError(VaultError):
+    """Vault answered 403: the token may not read this path, or it expired or was revoked."""
+
+
+class VaultAuthError(VaultError):
+    """Logging in to Vault failed (bad AppRole secret id, wrong password, rejected JWT)."""
+
+
+class VaultSecretNotFoundError(VaultError):
+    """The path, the version or a key in the secret does not exist."""
+
+
+class VaultKVVersionError(VaultError):
+    """The mount's KV version does not fit the request (a version pinned on KV v1, or a
+    configured version that differs from the mount's)."""

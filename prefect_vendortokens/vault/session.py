@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +21,10 @@ import hvac
 import hvac.exceptions as hvac_errors
 import requests
 
-from ..core.errors import (
+from ..core.caches import ProcessCache
+from ..io.deadline import call_within
+from .auth_methods import AUTH_METHODS, VaultLogin
+from .errors import (
     VaultAuthError,
     VaultError,
     VaultKVVersionError,
@@ -30,33 +33,12 @@ from ..core.errors import (
     VaultTLSError,
     VaultUnreachableError,
 )
-from ..engine.deadline import call_within
-from .auth_methods import AUTH_METHODS
-from .errors import guarded
+from .guard import guarded
 
 logger = logging.getLogger("prefect_vendortokens")
 T = TypeVar("T")
 
 RENEW_AT_FRACTION = 2 / 3  # renew a token once two thirds of its TTL are gone
-
-
-@dataclass(frozen=True)
-class VaultLogin:
-    """How to authenticate: everything a login needs (secrets already unwrapped)."""
-
-    method: str  # a name of AUTH_METHODS
-    mount: str
-    token: str = field(default="", repr=False)
-    role_id: str = ""
-    secret_id: str = field(default="", repr=False)
-    role: str = ""
-    jwt: str = field(default="", repr=False)
-    jwt_path: str = ""
-    username: str = ""
-    password: str = field(default="", repr=False)
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.token, self.secret_id, self.jwt, self.password)
 
 
 @dataclass(frozen=True)
@@ -300,18 +282,12 @@ class VaultSession:
 
 
 # --- one session per configuration, per process ----------------------------------------------
-_sessions: dict[str, VaultSession] = {}
-_sessions_lock = threading.Lock()
+_sessions: ProcessCache[str, VaultSession] = ProcessCache("Vault sessions")
 
 
 def session_for(key: str, make: Callable[[], VaultSession]) -> VaultSession:
-    with _sessions_lock:
-        session = _sessions.get(key)
-        if session is None:
-            session = _sessions[key] = make()
-        return session
+    return _sessions.get_or_make(key, make)
 
 
 def clear_vault_sessions() -> None:
-    with _sessions_lock:
-        _sessions.clear()
+    _sessions.clear()

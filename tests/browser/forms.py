@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Protocol
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
 BLOCK_URL = re.compile(r".*/blocks/block/([0-9a-f-]{36})$")
 
 
@@ -54,8 +56,19 @@ class V2Form:
         self._field(label, optional).fill(value)
 
     def choose(self, label: str, option: str) -> None:
-        self.page.get_by_label(f"Select {label}", exact=True).click()
-        self.page.get_by_role("option", name=option, exact=True).click()
+        trigger = self.page.get_by_label(f"Select {label}", exact=True)
+        for attempt in range(3):
+            trigger.click()
+            try:  # the list re-renders while it opens now and then; its option is then detached
+                self.page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            except PlaywrightTimeoutError:
+                self.page.keyboard.press("Escape")
+                if attempt == 2:
+                    raise
+                continue
+            if trigger.inner_text().strip() == option:
+                return
+        raise AssertionError(f"{label!r} did not take {option!r} (shows {trigger.inner_text()!r})")
 
     def _group(self, field: str) -> Any:
         return self.page.locator(
@@ -92,9 +105,7 @@ class V2Form:
         self.page.get_by_role("tab", name="Custom dialect").click()
 
     def create(self) -> str:
-        self.page.get_by_role("button", name="Save").click()
-        self.page.wait_for_url(BLOCK_URL)
-        return BLOCK_URL.match(self.page.url).group(1)  # type: ignore[union-attr]
+        return submit_new(self.page, self.page.get_by_role("button", name="Save"))
 
     def open_edit(self, block_id: str) -> None:
         self.page.goto(f"{self.base}/v2/blocks/block/{block_id}/edit")
@@ -163,9 +174,7 @@ class V1Form:
         self.page.get_by_role("button", name="Custom dialect", exact=True).click()
 
     def create(self) -> str:
-        self.page.get_by_role("button", name="Create", exact=True).click()
-        self.page.wait_for_url(BLOCK_URL)
-        return BLOCK_URL.match(self.page.url).group(1)  # type: ignore[union-attr]
+        return submit_new(self.page, self.page.get_by_role("button", name="Create", exact=True))
 
     def open_edit(self, block_id: str) -> None:
         self.page.goto(f"{self.base}/blocks/block/{block_id}/edit")
@@ -185,6 +194,26 @@ class V1Form:
 
 def form_for(ui: str, page: Any, base: str) -> BlockForm:
     return V2Form(page, base) if ui == "v2" else V1Form(page, base)
+
+
+def _is_block_write(request: Any) -> bool:
+    return "/api/block_documents" in request.url and request.method in ("POST", "PATCH")
+
+
+def submit_new(page: Any, button: Any) -> str:
+    """Click Create/Save and return the new block's id from the page it lands on. A click that
+    reaches the form before it has finished wiring its handlers sends nothing (seen in CI on a
+    freshly opened V2 form); only then is it clicked again, so no block is ever sent twice."""
+    for attempt in range(3):
+        try:
+            with page.expect_request(_is_block_write, timeout=10_000):
+                button.click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+    page.wait_for_url(BLOCK_URL)
+    return BLOCK_URL.match(page.url).group(1)  # type: ignore[union-attr]
 
 
 def click_until_saved(page: Any, button: Any) -> None:

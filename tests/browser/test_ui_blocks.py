@@ -161,3 +161,67 @@ def test_rotation_artifact_page(ui_server, page, sandbox, shots) -> None:
     assert text.count("refreshed") >= 2 and "failed" in text
     assert "Unauthorized" in text or "401" in text  # SQOD's bare 401, named
     assert wrong not in text
+
+
+@pytest.fixture(scope="module")
+def grant_servers() -> Iterator[dict]:
+    """authlib's server (password grant) and the Salesforce-like one (JWT bearer), each in its
+    own process, for the blocks made in the forms below."""
+    from tests.interop.certs import self_signed
+    from tests.interop.grant_servers import grant_server
+
+    app = self_signed("ui connected app", kind="rsa")
+    users = {"users": {"alice": UI_PASSWORD}}
+    client = {
+        "client_id": "pw-client",
+        "client_secret": "pw-secret",
+        "auth_method": "client_secret_basic",
+        "grant_types": ["password"],
+        "scope": "api:read",
+    }
+    salesforce = {"apps": {"3MVG9ui.key": app.certificate}, "approved": {"etl@example.com": ["3MVG9ui.key"]}}
+    with (
+        grant_server("authlib", {**users, "clients": [client]}) as authlib,
+        grant_server("salesforce", salesforce) as sf,
+    ):
+        yield {"authlib": authlib, "salesforce": sf, "key": app.private_key}
+
+
+UI_PASSWORD = "ui horse CANARY staple"
+
+
+@pytest.mark.parametrize("ui", UIS)
+def test_password_and_jwt_bearer_blocks(ui_server, page, grant_servers, shots, ui: str) -> None:
+    """A password-grant block and a JWT bearer (Salesforce) block made in the form; each loads
+    in another process and gets a token from its server; the password and key stay secret."""
+    form = form_for(ui, page, ui_server.url)
+    form.open_create("vendor-credentials")
+    form.name(f"{ui}-password")
+    form.choose("Vendor", "oauth2")
+    form.text("Token URL", grant_servers["authlib"] + "/token")
+    form.text("Client ID", "pw-client")
+    form.text("Client secret", "pw-secret")
+    form.choose("Grant", "password")
+    form.text("Username", "alice")
+    form.text("Password", UI_PASSWORD)
+    form.list_items("Scopes", ["api:read"])
+    form.shot(shots / "1-password-create.png")
+    form.create()
+    form.shot(shots / "2-password-saved.png")
+    assert UI_PASSWORD not in page.inner_text("body")
+    got = ui_server.run("token", f"{ui}-password")
+    assert got["valid"] and got["vendor"] == "oauth2", got
+
+    form.open_create("vendor-credentials")
+    form.name(f"{ui}-jwt-bearer")
+    form.choose("Vendor", "salesforce")
+    form.text("Token URL", grant_servers["salesforce"] + "/services/oauth2/token")
+    form.text("Client ID", "3MVG9ui.key")
+    form.choose("Grant", "jwt_bearer")
+    form.text("Username", "etl@example.com")
+    form.text("Private key", grant_servers["key"])
+    form.shot(shots / "3-jwt-bearer-create.png")
+    form.create()
+    form.shot(shots / "4-jwt-bearer-saved.png")
+    got = ui_server.run("token", f"{ui}-jwt-bearer")
+    assert got["valid"] and got["vendor"] == "salesforce", got

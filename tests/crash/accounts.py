@@ -41,3 +41,16 @@ def block(s: dict[str, Any]) -> VendorCredentials:
         },
         **store,
     )
+
+
+def consent(creds: VendorCredentials) -> Any:
+    """Stands in for the person's consent: the emulation's OAuth2 server also gives a rotating
+    refresh token to the client-credentials grant, and the account's own client (a user grant)
+    has no grant of its own to fetch with. Installed under the lock like ``authorize``."""
+    from dataclasses import replace
+
+    from prefect_vendortokens.blocks.account import client_spec
+
+    spec = replace(client_spec(creds), grant="client_credentials")
+    first = spec.client(creds.client_id, creds.client_secret).fetch()
+    return creds.manager().install(first)

@@ -5,6 +5,7 @@ error that is not a ``TokenError`` ends the process with a traceback (the test f
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections import Counter
@@ -15,6 +16,7 @@ from tests.crash.accounts import block
 
 
 def main(raw: str, stop: str) -> None:
+    logging.basicConfig(format="%(asctime)s %(process)d %(levelname)s %(message)s")  # to stderr
     creds = block(json.loads(raw))
     print("ready", file=sys.stderr, flush=True)
     errors: Counter[str] = Counter()
@@ -34,7 +36,8 @@ def main(raw: str, stop: str) -> None:
             last_ok = time.time()
         except TokenError as exc:
             errors[type(exc).__name__] += 1
-            said.setdefault(type(exc).__name__, str(exc)[:300])
+            said.setdefault(type(exc).__name__, str(exc)[:600])
+            print(f"{time.time():.2f} {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
             last_error = time.time()
         calls += 1
         slowest = max(slowest, time.monotonic() - started)

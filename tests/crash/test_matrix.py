@@ -29,7 +29,7 @@ import pytest
 from prefect_vendortokens import AuthorizationRequiredError, TokenError, clear_token_cache
 from prefect_vendortokens.testing import OpenBao
 
-from .accounts import block, spec
+from .accounts import block, consent, spec
 from .conftest import record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,7 +117,7 @@ def test_killed_holder(prefect_server, sandbox, bao, tmp_path, store: str, point
     raw = json.dumps(spec(sandbox, case, store, grace, bao.address if store == "vault" else None))
     # The person's consent, as `authorize` stores it: a grant whose refresh tokens rotate.
     consented = block(json.loads(raw))
-    first = consented.manager().install(consented.manager().source.client().fetch())
+    first = consent(consented)
     clear_token_cache()
     env = {
         **os.environ,

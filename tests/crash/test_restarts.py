@@ -25,7 +25,7 @@ from prefect_vendortokens.testing import OpenBao, vendor_sandbox
 from prefect_vendortokens.testing.openbao import free_port
 from prefect_vendortokens.testing.prefect_server import prefect_server
 
-from .accounts import block, spec
+from .accounts import block, consent, spec
 from .test_matrix import ROOT, start, until_said, wait_for
 
 LIFETIME = 10.0  # tokens renewed every few seconds, so refreshes fall inside the outage
@@ -61,7 +61,7 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
             with temporary_settings({PREFECT_API_URL: api}):
                 consented = block(json.loads(raw))
                 consented.save("restart-user", overwrite=True)  # for the rotation flow
-                consented.manager().install(consented.manager().source.client().fetch())
+                consent(consented)
                 clear_token_cache()
                 lock = PrefectLock()
                 alive = lock.try_acquire("restart-alive")  # its holder releases after the restart
@@ -103,10 +103,13 @@ def test_prefect_server_restarts_under_four_looping_processes(server_home, tmp_p
                 wait_for(lambda: time.time() > healthy + 15, "15 s of calls after the restart", 30)
                 stop.touch()
                 outs = []
-                for worker, _ in workers:
+                for number, (worker, lines) in enumerate(workers):
                     out, _ = worker.communicate(timeout=120)
                     assert worker.returncode == 0, out
                     outs.append(json.loads(out.strip().splitlines()[-1]))
+                    said = [lines.get_nowait() for _ in range(lines.qsize())]
+                    unusual = [line for line in said if "could not take the refresh lock" not in line]
+                    print(f"worker {number} said:", "".join(unusual)[-8000:])  # shown if the test fails
                 rotated, _ = rotation.communicate(timeout=300)
                 assert rotation.returncode == 0, rotated
                 rotations = json.loads(rotated.strip().splitlines()[-1])
@@ -144,7 +147,7 @@ def test_vault_sealed_then_unsealed_under_the_vault_store(tmp_path) -> None:
     with vendor_sandbox() as sandbox, OpenBao() as bao:
         raw = json.dumps(spec(sandbox, "sealed", "vault", 0.0, bao.address))
         creds = block(json.loads(raw))
-        creds.manager().install(creds.manager().source.client().fetch())
+        consent(creds)
         clear_token_cache()
         creds = block(json.loads(raw))
         cached = creds.get_token()

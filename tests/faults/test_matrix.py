@@ -348,14 +348,14 @@ def test_vault_token_store_after_kv_delete(row, caplog, sandbox) -> None:
     token = TokenClient("sqr", sandbox.token_url("sqr"), creds.client_id, creds.client_secret).fetch()
     with OpenBao() as bao, row.timed():
         vault = VaultCredentials(address=bao.address, token="root")
-        first = VaultTokenStore(vault)
+        first = VaultTokenStore(vault.session())
         first.read("acct")
         first.write("acct", token)
         bao.root().secrets.kv.v2.delete_latest_version_of_secret("prefect-vendortokens/tokens/acct")
-        later = VaultTokenStore(vault)  # a new process
+        later = VaultTokenStore(vault.session())  # a new process
         assert later.read("acct") is None
         later.write("acct", token)
-        assert VaultTokenStore(vault).read("acct").fingerprint == token.fingerprint
+        assert VaultTokenStore(vault.session()).read("acct").fingerprint == token.fingerprint
     assert "skipped" not in caplog.text and "another writer" not in caplog.text
     assert row.done(None, [caplog.text], [token.secret(), creds.client_secret]) == []
 

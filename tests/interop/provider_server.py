@@ -7,12 +7,14 @@ import contextlib
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -42,6 +44,7 @@ class Provider:
     issuer: str
     process: subprocess.Popen
     stderr: list[str] = field(default_factory=list)
+    mtls: str = ""  # the TLS listener's base URL (client certificates), when started with TLS
 
     @property
     def token_endpoint(self) -> str:
@@ -95,20 +98,91 @@ class Provider:
                 url = urljoin(url, posted.headers["location"])
         raise AssertionError("the consent did not end in a redirect")
 
+    def play_device(
+        self, link: str, *, login: str = "alice", deny: bool = False, user_code: str = "", ca: str = ""
+    ) -> str:
+        """Play the person on the device flow's pages: open ``link`` (the verification URI,
+        complete or not), enter ``user_code`` when the page asks, confirm (or abort, ``deny``),
+        then log in and consent on the development pages (``ca``: the PEM the browser trusts for
+        the TLS listener's pages). Returns the last page's text."""
+        verify = ssl.create_default_context(cadata=ca) if ca else True
+        with httpx.Client(timeout=10, follow_redirects=False, verify=verify) as browser:
+            answer = browser.get(link)
+            aborted = False
+            for _ in range(16):  # bounded: the dance is about 10 steps
+                if answer.status_code in (302, 303):
+                    answer = browser.get(urljoin(str(answer.url), answer.headers["location"]))
+                    continue
+                assert answer.status_code == 200, f"{answer.status_code} at {answer.url}: {answer.text[:300]}"
+                if aborted:
+                    return answer.text  # "the sign-in request was interrupted"
+                forms = [form for form in Forms.read(answer.text).values() if "xsrf" in form[1]]
+                if forms and "confirm" in forms[0][1]:  # "is this the code on your device?"
+                    action, fields = forms[0]
+                    if deny:
+                        fields = {**fields, "abort": "yes"}
+                        fields.pop("confirm")
+                        aborted = True
+                elif forms:  # "enter the code displayed on your device"
+                    action, fields = forms[0]
+                    fields["user_code"] = user_code or fields.get("user_code", "")
+                elif 'name="prompt"' in answer.text:  # devInteractions: login, then consent
+                    action, fields = str(answer.url), {"prompt": "consent"}
+                    if 'name="login"' in answer.text:
+                        fields = {"prompt": "login", "login": login, "password": "x"}
+                else:
+                    return answer.text  # the success page, or the one saying it was aborted
+                answer = browser.post(urljoin(str(answer.url), action), data=fields)
+        raise AssertionError("the device flow's pages did not end")
+
+
+class Forms(HTMLParser):
+    """The forms of a page: id -> (action, its inputs' names and values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: dict[str, tuple[str, dict[str, str]]] = {}
+        self._current: str | None = None
+
+    @classmethod
+    def read(cls, html: str) -> dict[str, tuple[str, dict[str, str]]]:
+        parser = cls()
+        parser.feed(html)
+        return parser.forms
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._current = values.get("id", f"form-{len(self.forms)}")
+            self.forms[self._current] = (values.get("action", ""), {})
+        elif tag == "input" and self._current is not None and values.get("name"):
+            self.forms[self._current][1][values["name"]] = values.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
 
 def redirect_params(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
 
 @contextlib.contextmanager
-def provider(clients: list[dict]) -> Iterator[Provider]:
+def provider(clients: list[dict], tls: dict[str, str] | None = None) -> Iterator[Provider]:
+    """oidc-provider with ``clients``; with ``tls`` ({"cert", "key", "ca"}, PEM) also its TLS
+    listener for mTLS (``Provider.mtls``)."""
     install()
     node = shutil.which("node")
     assert node, "Node.js is needed for the oidc-provider interop tests"
     clients_file = PROVIDER.parent / f".clients-{os.getpid()}.json"
     clients_file.write_text(json.dumps({"clients": clients}))
+    tls_file = PROVIDER.parent / f".tls-{os.getpid()}.json"
+    if tls is not None:  # the server's key: readable by this user only
+        fd = os.open(tls_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(tls, out)
     process = subprocess.Popen(  # noqa: S603 - node from PATH, our own script
-        [node, str(PROVIDER / "server.mjs"), "0", str(clients_file)],
+        [node, str(PROVIDER / "server.mjs"), "0", str(clients_file), *([str(tls_file)] if tls else [])],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -138,10 +212,12 @@ def provider(clients: list[dict]) -> Iterator[Provider]:
             assert time.monotonic() < deadline, "oidc-provider did not start"
         assert "issuer" in ready, f"oidc-provider said no issuer: {started.log()[-2000:]}"
         started.issuer = ready["issuer"]
+        started.mtls = ready.get("mtls") or ""
         yield started
     finally:
         stop_group(process)
         clients_file.unlink(missing_ok=True)
+        tls_file.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -12,16 +12,14 @@ call would hold ``asyncio.run`` (the sync path's helper loop) however early we g
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 T = TypeVar("T")
-# Each call to the shared store or its lock (the Prefect API, Vault) answers within this, or the
-# read degrades to this process's own token, the write is skipped, the lock is a TokenStoreError.
-STORE_CALL_TIMEOUT = 10.0
 Outcome = tuple[bool, object]
 
 
@@ -79,3 +77,15 @@ async def in_thread_within(fn: Callable[[], T], seconds: float, timed_out: Calla
     except TimeoutError:
         raise timed_out() from None
     return _unwrap(outcome)  # type: ignore[return-value]
+
+
+def run_bounded(coroutine: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    """Run a self-bounded coroutine to completion from sync code: on a private event loop in a
+    helper thread, in a copy of this thread's context, so it works whether or not this thread
+    runs a loop, and leaves this thread's loop state alone. ``timeout`` is only a backstop: the
+    coroutine bounds itself."""
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="vendortokens") as pool:
+        return pool.submit(context.run, asyncio.run, coroutine).result(
+            timeout=None if timeout is None else timeout + 30
+        )

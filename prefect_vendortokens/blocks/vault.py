@@ -7,16 +7,16 @@ a process-wide ``VaultSession`` (``vault/session.py``), so every load of the blo
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from typing import TYPE_CHECKING, Any, Literal
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
-from ..blocks.loading import TypedLoadErrors, filled
-from .auth_methods import AUTH_METHODS, missing_fields
-from .session import VaultConfig, VaultLogin, VaultSession, session_for
+from ..core.about import DOCS_URL, KEY_LOGO_URL
+from ..core.identity import digest
+from ..vault.auth_methods import AUTH_METHODS, VaultLogin, missing_fields
+from ..vault.session import VaultConfig, VaultSession, session_for
+from .loading import TypedLoadErrors, filled
 
 # Every method of the table: a new one needs no edit here.
 # The choices come from the table; type checkers see the plain string the Literal narrows.
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
     AuthMethodName = str
 else:
     AuthMethodName = Literal[tuple(AUTH_METHODS)]
-# The package's documentation is its README, published on its PyPI page.
-DOCS_URL = "https://pypi.org/project/prefect-vendortokens/"
-# Prefect's own key icon (the Secret block's), pinned to a commit.
-KEY_LOGO_URL = (
-    "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/"
-    "assets/block-logos/secret.png"
-)
 
 
 class VaultCredentials(TypedLoadErrors, Block):
@@ -150,8 +143,8 @@ data = vault_credentials_block.read_secret("vendors/cobee", mount="secret")
         """Identifies the configuration (secrets only as hashes) for the per-process session."""
         data = self.model_dump(mode="json", exclude={"token", "secret_id", "jwt", "password"})
         secrets = [s.get_secret_value() for s in (self.token, self.secret_id, self.jwt, self.password)]
-        data["secrets"] = hashlib.sha256("\0".join(secrets).encode()).hexdigest()
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        data["secrets"] = digest("\0".join(secrets))
+        return digest(data)
 
     def session(self) -> VaultSession:
         """The process-wide authenticated session for this configuration."""
