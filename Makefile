@@ -93,8 +93,11 @@ bench: setup
 	$(UV) sync --locked --group bench
 	$(UV) run --locked --group bench python -m bench.run $(BENCH_ARGS)
 
-# The rotation flow and many workers on a Prefect server backed by PostgreSQL (Debian's package,
-# installed when missing; started and removed by the benchmark). BENCH_ARGS="--accounts 10,100 --batch-size 1".
+# The rotation flow at scale: accounts x store (Prefect on PostgreSQL, Vault on OpenBao) x case
+# (first tokens, all valid, all renewed) and `status`, one table and build/bench-scale.json; then
+# many workers and freshness. PostgreSQL is Debian's package (installed when missing; a throwaway
+# cluster, a new database per measure). BENCH_ARGS="--accounts 10000 --stores prefect --cases
+# first,renewed --skip-workers"; `python -m bench.scale --help` lists the rest.
 bench-scale: setup
 	$(UV) run --locked python -m bench.scale $(BENCH_ARGS)
 

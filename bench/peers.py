@@ -78,11 +78,3 @@ def httpx_auth(account: Account) -> httpx.Auth:
 
 def static_headers(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def versions() -> dict[str, str]:
-    from importlib.metadata import version
-
-    return {
-        name: version(name) for name in ("prefect-vendortokens", "prefect", "httpx", "authlib", "httpx-auth")
-    }

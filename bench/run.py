@@ -9,44 +9,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 from pathlib import Path
 
 from prefect_vendortokens.testing import vendor_sandbox
 
 from . import measures
-from .peers import Account, versions
-from .processes import four_processes
+from .peers import Account
+from .processes import four_processes, summary
+from .report import describe, machine, table
 
 OUT = Path(__file__).resolve().parents[1] / "build" / "bench.json"
-
-
-def machine() -> dict[str, str]:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    return {"cpus": str(os.cpu_count()), "cpu": cpu, "python": platform.python_version(), **versions()}
-
-
-def table(title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    print(f"\n{title}")
-    for i, row in enumerate([header, *rows]):
-        print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  " + "  ".join("-" * w for w in widths))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=12.0, help="length of the over-time measure")
     parser.add_argument("--skip-processes", action="store_true", help="skip the 4-process measure")
+    parser.add_argument(
+        "--handoff-db", default="sqlite", choices=("sqlite", "postgres"), help="the hand-off's Prefect server"
+    )
+    parser.add_argument("--handoff-rounds", type=int, default=3, help="rounds of each hand-off (medians)")
     args = parser.parse_args()
 
     report: dict = {"machine": machine()}
@@ -55,17 +37,15 @@ def main() -> int:
         report["cold_single_flight"] = measures.cold_single_flight(sandbox, account)
         report["tokens_over_time"] = measures.tokens_over_time(sandbox, account, args.seconds)
         if not args.skip_processes:
-            report["four_processes"] = four_processes(sandbox, account)
+            report["four_processes"] = four_processes(
+                sandbox, account, rounds=args.handoff_rounds, database=args.handoff_db
+            )
         report["cached_per_call_us"] = measures.cached_per_call(account)
         report["auth_flow_us"] = measures.auth_flow_overhead(account)
         report["overhead_sync"] = measures.overhead_per_request(account)
         report["overhead_async"] = asyncio.run(measures.overhead_per_request_async(account))
 
-    m = report["machine"]
-    print(
-        f"machine: {m['cpus']} x {m['cpu']}, Python {m['python']}; "
-        + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("cpus", "cpu", "python"))
-    )
+    print(describe(report["machine"]))
     counts = [
         ("32 threads + 256 coroutines, cold cache", report["cold_single_flight"]),
         (
@@ -82,18 +62,40 @@ def main() -> int:
     )
     if "four_processes" in report:
         cross = report["four_processes"]
-        table(
-            "ours across processes, SQLite Prefect server (server answers counted in its access log)",
-            ("processes", "token requests", "server HTTP 5xx", "failed processes"),
-            [
+        rows = []
+        for run in cross["runs"]:
+            row = summary(run)
+            rows.append(
                 (
-                    str(n),
-                    str(cross[name]),
-                    str(cross[f"{name} server 5xx"]),
-                    str(cross[f"{name} failed processes"]),
+                    run["who"],
+                    str(run["processes"]),
+                    f"{row['all_have_it_median_s']:.2f}" if row["all_have_it_median_s"] is not None else "-",
+                    f"{row['all_have_it_max_s']:.2f}" if row["all_have_it_max_s"] is not None else "-",
+                    row["token_requests"],
+                    row["distinct_tokens"] if run["who"].startswith("ours") else "-",
+                    row["prefect_api_calls"] if "Prefect" in run["who"] else "-",
+                    str(row["server_5xx"]),
+                    str(row["failed_processes"]),
                 )
-                for n, name in ((4, "ours"), (16, "ours x16"))
-            ],
+            )
+        table(
+            f"cross-process hand-off: processes asking at once, token endpoint {cross['token_delay_s']:g} s, "
+            f"{cross['server_database']} Prefect server; {cross['rounds']} rounds (a new account each): "
+            "seconds until every process has a token (median, max), per-round counts, server 5xx "
+            "from its access log",
+            (
+                "who",
+                "processes",
+                "all have it s",
+                "max s",
+                "token requests",
+                "distinct tokens",
+                "Prefect calls",
+                "server 5xx",
+                "failed",
+            ),
+            rows,
+            right=1,
         )
     cached = report["cached_per_call_us"]
     authlib = cached["authlib ensure_active_token"]
