@@ -238,12 +238,13 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
             manager = self._manager = account.manager(self)
         return manager
 
-    def rotate(self, horizon: float = 0.0) -> tuple[AccessToken, bool]:
+    def rotate(self, horizon: float = 0.0, *, peeked: bool = False) -> tuple[AccessToken, bool]:
         """Make sure the shared token is valid for at least ``horizon`` more seconds. Returns the
-        token and whether a new one was requested (the rotation flow's unit of work)."""
+        token and whether a new one was requested (the rotation flow's unit of work).
+        ``peeked``: the caller just read the stored token and it is due (go to the lock)."""
         manager = self.manager()
         before = manager.requests
-        token = manager.get_token(min_ttl=horizon)
+        token = manager.get_token(min_ttl=horizon, peeked=peeked)
         return token, manager.requests != before
 
     def authorize(

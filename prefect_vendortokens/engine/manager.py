@@ -130,11 +130,14 @@ class WantArgs(TypedDict, total=False):
     rejected: AccessToken | None
     use_refresh: bool
     min_ttl: float
+    peeked: bool
 
 
 def _demanding(want: WantArgs) -> bool:
     """True when the cached token may not do as is (plain calls never get here)."""
-    return bool(want.get("force") or want.get("rejected") is not None or want.get("min_ttl"))
+    return bool(
+        want.get("force") or want.get("rejected") is not None or want.get("min_ttl") or want.get("peeked")
+    )
 
 
 class _LeaderGone(Exception):
@@ -218,6 +221,15 @@ class TokenManager:
         """``get_token`` for async callers."""
         cached = self._cached(want)
         return cached if cached is not None else await self._obtain(Want(**want))
+
+    def settled_by(self, record: StoredRecord, min_ttl: float) -> bool:
+        """True when a stored record read a moment ago needs nothing for ``min_ttl`` more
+        seconds: the same test ``get_token(min_ttl=...)`` applies to the store's token, and no
+        refresh in flight or journaled token waiting to be stored. The rotation flow decides
+        this for every account from one listing and takes no lock for those it settles."""
+        if record.in_flight is not None or self._journal.pending(self.store_key):
+            return False
+        return Want(min_ttl=min_ttl).accepts(record.token, self.margin)
 
     def _cached(self, want: WantArgs) -> AccessToken | None:
         """The hot path of both: the current token while it may be handed out as is, for a plain

@@ -195,6 +195,9 @@ class Want:
     rejected: AccessToken | None = None
     use_refresh: bool = True
     min_ttl: float = 0.0
+    # The caller read the store a moment ago and its token did not do (the rotation flow's
+    # one listing of every stored token): the first peek before the lock is skipped.
+    peeked: bool = False
 
     def accepts(self, token: AccessToken | None, margin: float | None) -> bool:
         if token is None or self.force or not token.is_valid(margin) or token.expires_within(self.min_ttl):
@@ -241,10 +244,11 @@ def acquire(account: Account, want: Want, current: AccessToken | None) -> Plan:
     deadline = account.clock() + LOCK_TIMEOUT
     attempt = 0
     while account.clock() < deadline:
-        peek = yield from _read_store(account)
-        replay = journaled is not None and _later(journaled, peek)  # type: ignore[arg-type]
-        if not replay and want.accepts(peek, account.margin):
-            return peek  # type: ignore[return-value]  # accepts() is False for None
+        if not (want.peeked and attempt == 0):
+            peek = yield from _read_store(account)
+            replay = journaled is not None and _later(journaled, peek)  # type: ignore[arg-type]
+            if not replay and want.accepts(peek, account.margin):
+                return peek  # type: ignore[return-value]  # accepts() is False for None
         try:
             locked = yield TryLock()
         except TokenStoreError as exc:  # the store's lock is down: stay available, stay safe

@@ -77,6 +77,7 @@ class Journal(Protocol):
     def write(self, key: str, token: AccessToken, secret: bytes) -> bool: ...
     def read(self, key: str, secret: bytes) -> AccessToken | None: ...
     def clear(self, key: str, stored: AccessToken, secret: bytes) -> None: ...
+    def pending(self, key: str) -> bool: ...
 
 
 class NoJournal:
@@ -90,6 +91,9 @@ class NoJournal:
 
     def clear(self, key: str, stored: AccessToken, secret: bytes) -> None:
         return None
+
+    def pending(self, key: str) -> bool:
+        return False
 
 
 class ClientSource(Protocol):

@@ -13,19 +13,27 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 
 from ..blocks.credentials import VendorCredentials, load_credentials
 from ..blocks.events import emit_rotation_event
+from ..blocks.survey import Survey, list_locks, survey
+from ..core.caches import ProcessCache
 from ..core.errors import TokenError
+from ..core.token import AccessToken
 from ..engine.retry import Retrying, RetryPolicy, retry
 
 ROTATION_RETRY = RetryPolicy(attempts=3, base=1.0)
 AUTO_BATCH_ABOVE = 50  # more accounts than this are rotated in batches
 AUTO_BATCH_SIZE = 50
 BATCH_THREADS = 8  # accounts rotated at once inside a batch (each waits on the network)
+TABLE_ROWS = 200  # rows of the artifact's table; every row is in the table artifact
+
+# The blocks the running flow listed, by name, for its tasks (threads of this process): a task's
+# parameters are names, never a block with its secrets in it.
+_LISTED: ProcessCache[str, VendorCredentials] = ProcessCache("rotation's listed blocks")
 
 
 class RotationFailed(Exception):
@@ -38,10 +46,20 @@ class RotationFailed(Exception):
 
 
 def vendor_block_names() -> list[str]:
-    """Every saved VendorCredentials block (anonymous ones, such as nested copies, excluded)."""
+    """Every saved VendorCredentials block (anonymous ones, such as nested copies, excluded),
+    in pages: a server answers at most 200 documents per call."""
+    from ..blocks.survey import PAGE
+
+    names: list[str] = []
     with get_client(sync_client=True) as client:
-        documents = client.read_block_documents_by_type(VendorCredentials.get_block_type_slug())
-    return sorted(d.name for d in documents if d.name and not d.is_anonymous)
+        for offset in range(0, 10_000_000, PAGE):
+            page = client.read_block_documents_by_type(
+                VendorCredentials.get_block_type_slug(), offset=offset, limit=PAGE, include_secrets=False
+            )
+            names += [d.name for d in page if d.name and not d.is_anonymous]
+            if len(page) < PAGE:
+                break
+    return sorted(names)
 
 
 @task(
@@ -84,12 +102,21 @@ def rotate_batch(
 
 
 def _rotate(block_name: str, horizon_seconds: float, logger: Any) -> dict[str, Any]:
-    creds = load_credentials(block_name)
+    listed = _LISTED.get(block_name)
+    creds = listed if listed is not None else load_credentials(block_name)
+    # A listed block's stored token was read by the flow a moment ago and found due: the
+    # manager goes straight to the lock (it reads the store again under it).
+    peeked = listed is not None and listed.store_kind() == "prefect"
     token, refreshed = retry(
-        lambda: creds.rotate(horizon_seconds), Retrying(ROTATION_RETRY, log=logger, label=block_name)
+        lambda: creds.rotate(horizon_seconds, peeked=peeked),
+        Retrying(ROTATION_RETRY, log=logger, label=block_name),
     )
     status = "refreshed" if refreshed else "still valid"
     logger.info("%s: %s, %s", block_name, status, token.describe())
+    return _row(block_name, creds, token, status)
+
+
+def _row(block_name: str, creds: VendorCredentials, token: AccessToken, status: str) -> dict[str, Any]:
     return {
         "block": block_name,
         "vendor": creds.effective_dialect.name,
@@ -154,23 +181,56 @@ def _cell(text: str) -> str:
     return " ".join(text.replace("|", "/").split())
 
 
+ORDER = {"failed": 0, "refreshed": 1, "still valid": 2}
+
+
 def _markdown(rows: list[dict[str, Any]]) -> str:
-    """The table with a short error cell (type, vendor code, HTTP status), and every error in
-    full below it: a long cell overflows the table in Prefect's artifact page."""
+    """A summary line, then the table, failures first, with a short error cell (type, vendor
+    code, HTTP status), and every error in full below it (a long cell overflows the table in
+    Prefect's artifact page). Past ``TABLE_ROWS`` rows the rest are counted, and every row is
+    in the table artifact ``vendor-token-rotation-table``: ten thousand rows of markdown would
+    not be readable, nor quick to render."""
+    counts = {status: sum(r["status"] == status for r in rows) for status in ORDER}
+    summary = f"**{len(rows)} accounts**: " + ", ".join(f"{n} {status}" for status, n in counts.items())
     lines = [
+        summary,
+        "",
         "| block | vendor | token | expires at | status | error |",
         "|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    ordered = sorted(rows, key=lambda r: ORDER.get(r["status"], 0))
+    for r in ordered[:TABLE_ROWS]:
         lines.append(
             f"| {r['block']} | {r['vendor']} | {r['fingerprint']} | {r['expires_at']} | {r['status']} "
             f"| {_cell(r['error_summary'])} |"
         )
+    if len(rows) > TABLE_ROWS:
+        lines += [
+            "",
+            f"{len(rows) - TABLE_ROWS} more rows (all {counts['failed']} failures are above): every "
+            f"row is in the table artifact `{TABLE_KEY}`.",
+        ]
     failed = [r for r in rows if r["error"]]
     if failed:
         lines += ["", "### Errors", ""]
         lines += [f"- **{r['block']}**: {_cell(r['error'])}" for r in failed]
     return "\n".join(lines)
+
+
+TABLE_KEY = "vendor-token-rotation-table"
+
+
+def _publish(rows: list[dict[str, Any]]) -> None:
+    create_markdown_artifact(
+        key="vendor-token-rotation", markdown=_markdown(rows), description="Vendor token rotation"
+    )
+    if len(rows) > TABLE_ROWS:
+        columns = ("block", "vendor", "fingerprint", "expires_at", "status", "error_summary")
+        create_table_artifact(
+            key=TABLE_KEY,
+            table=[{c: r[c] for c in columns} for r in sorted(rows, key=lambda r: ORDER.get(r["status"], 0))],
+            description="Vendor token rotation: every account",
+        )
 
 
 @flow(name="rotate-vendor-tokens", log_prints=False)
@@ -180,31 +240,27 @@ def rotate_tokens(
     """Refresh every vendor token that expires within ``horizon_seconds`` and publish a table.
     One failing account does not stop the others; the run fails at the end if any failed.
 
-    ``batch_size``: accounts per task. By default a task per account (a named task run each)
-    up to 50 accounts, and batches of 50 above that, where Prefect's per-task bookkeeping would
-    cost more than the rotation itself."""
-    names = block_names if block_names is not None else vendor_block_names()
-    size = (
-        batch_size if batch_size is not None else (1 if len(names) <= AUTO_BATCH_ABOVE else AUTO_BATCH_SIZE)
-    )
-    rows: list[dict[str, Any]] = []
-    if size <= 1:  # a task per account: each has its own named task run in the UI
-        futures = [(name, rotate_account.submit(name, horizon_seconds)) for name in names]
-        for name, future in futures:
-            outcome = future.result(raise_on_failure=False)
-            rows.append(_failed_row(name, outcome) if isinstance(outcome, BaseException) else outcome)
-    else:
-        chunks = [names[i : i + size] for i in range(0, len(names), size)]
-        batches = [
-            (chunk, rotate_batch.submit(chunk, horizon_seconds, number, chunk[0]))
-            for number, chunk in enumerate(chunks, 1)
-        ]
-        for chunk, batch in batches:
-            done = batch.result(raise_on_failure=False)
-            rows += [_failed_row(n, done) for n in chunk] if isinstance(done, BaseException) else done
-    create_markdown_artifact(
-        key="vendor-token-rotation", markdown=_markdown(rows), description="Vendor token rotation"
-    )
+    The accounts and the Prefect store's tokens are read in one listing each; an account whose
+    stored token does for the horizon is settled from it, with no lock and no task. The due
+    ones are rotated by tasks: by default a task per account (a named task run each) up to 50
+    due accounts, and batches of ``batch_size`` (50) above that, where Prefect's per-task
+    bookkeeping would cost more than the rotation itself."""
+    logger = get_run_logger()
+    found = survey(block_names)
+    names = block_names if block_names is not None else found.names
+    settled = _settled(found, horizon_seconds)
+    due = [n for n in dict.fromkeys(names) if n not in settled and n not in found.errors]
+    logger.info("%d accounts: %d still valid, %d to rotate", len(names), len(settled), len(due))
+    list_locks([found.blocks[n] for n in due if n in found.stored])
+    for name in due:
+        _LISTED.put(name, found.blocks[name])
+    try:
+        done = _rotate_due(due, horizon_seconds, batch_size)
+    finally:
+        for name in due:
+            _LISTED.pop(name)
+    rows = [settled.get(n) or done.get(n) or _failed_row(n, found.errors[n]) for n in names]
+    _publish(rows)
     failed = [r for r in rows if r["status"] == "failed"]
     emit_rotation_event(rows)
     if failed:
@@ -213,4 +269,42 @@ def rotate_tokens(
             + "; ".join(f"{r['block']}: {r['error']}" for r in failed),
             rows,
         )
+    return rows
+
+
+def _settled(found: Survey, horizon_seconds: float) -> dict[str, dict[str, Any]]:
+    """The rows of the accounts whose stored token (from the listing) does for the horizon."""
+    rows = {}
+    for name, record in found.stored.items():
+        creds = found.blocks[name]
+        if record.token is not None and creds.manager().settled_by(record, horizon_seconds):
+            rows[name] = _row(name, creds, record.token, "still valid")
+    return rows
+
+
+def _rotate_due(
+    names: list[str], horizon_seconds: float, batch_size: int | None
+) -> dict[str, dict[str, Any]]:
+    """Each due account's row: a task per account, or batches of accounts per task."""
+    size = (
+        batch_size if batch_size is not None else (1 if len(names) <= AUTO_BATCH_ABOVE else AUTO_BATCH_SIZE)
+    )
+    rows: dict[str, dict[str, Any]] = {}
+    if size <= 1:  # a task per account: each has its own named task run in the UI
+        futures = [(name, rotate_account.submit(name, horizon_seconds)) for name in names]
+        for name, future in futures:
+            outcome = future.result(raise_on_failure=False)
+            rows[name] = _failed_row(name, outcome) if isinstance(outcome, BaseException) else outcome
+        return rows
+    chunks = [names[i : i + size] for i in range(0, len(names), size)]
+    batches = [
+        (chunk, rotate_batch.submit(chunk, horizon_seconds, number, chunk[0]))
+        for number, chunk in enumerate(chunks, 1)
+    ]
+    for chunk, batch in batches:
+        done = batch.result(raise_on_failure=False)
+        if isinstance(done, BaseException):
+            rows |= {n: _failed_row(n, done) for n in chunk}
+        else:
+            rows |= {r["block"]: r for r in done}
     return rows

@@ -109,6 +109,13 @@ class Journal:
                 )
 
     # --- plumbing -------------------------------------------------------------------------
+    def pending(self, key: str) -> bool:
+        """True when the account has an entry on this host (not opened: no secret needed)."""
+        try:
+            return self._entry(key).exists()
+        except OSError:
+            return True  # cannot tell: let the account go through the lock, which replays it
+
     def _entry(self, key: str) -> Path:
         return self.dir / f"{key[:40]}.jwe"
 

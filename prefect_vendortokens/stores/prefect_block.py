@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any, ClassVar, cast
+from uuid import UUID
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
@@ -55,17 +56,26 @@ stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by t
     )
 
 
+# Prefect answers at most this many documents per listing call (its default API limit).
+PAGE = 200
+Ids = tuple[UUID, UUID]  # a saved document's id and its block schema's
+
+
 class PrefectTokenStore:
     """Tokens in encrypted Prefect block documents, one per account, named
     ``vendortoken-<vendor>-<account hash>`` and carrying the credentials block's name.
 
-    The first write in a process saves the block (registering its type); later writes update
-    that document in one API call instead of ``save``'s seven (type, schema, create, read,
-    update, read), which matters to a rotation flow running every few seconds.
+    Each call is one API call once the process knows the ids it needs: a write updates the
+    document read or written before (``save`` takes seven calls: type, schema, create, read,
+    update, read), and a first write creates it with the block type's ids found by the first
+    ``save`` of the process. ``read_all`` reads every account's token in pages of 200, for the
+    rotation flow, which decides from it which accounts are due.
     """
 
     name = "prefect"
-    _saved: ClassVar[ProcessCache[str, StoredVendorToken]] = ProcessCache("Prefect store documents")
+    _saved: ClassVar[ProcessCache[str, Ids]] = ProcessCache("Prefect store documents")
+    # (block type id, block schema id) of StoredVendorToken on the server, after a first save.
+    _kind: ClassVar[ProcessCache[str, Ids]] = ProcessCache("Prefect store block type")
 
     def __init__(self, about: StoreLabel | None = None) -> None:
         self.about = about or StoreLabel(vendor="vendor")
@@ -91,37 +101,80 @@ class PrefectTokenStore:
             block = cast(StoredVendorToken, loaded)
         except ValueError:  # no such block yet
             return StoredRecord(None)
-        self._saved.put(key, block)  # its ids: the next write is one update call, not a save
+        if block._block_document_id is not None and block._block_schema_id is not None:
+            self._saved.put(key, (block._block_document_id, block._block_schema_id))
         return load_record(block.token.get_secret_value())
 
     def write_record(self, key: str, record: StoredRecord) -> None:
         from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import BlockDocumentCreate, BlockDocumentUpdate
 
-        update = self._update(key, record)
-        if update is not None:
-            try:
-                with get_client(sync_client=True) as client:
-                    client.update_block_document(*update)
-                return
-            except Exception:
-                self._saved.pop(key)
-        block = StoredVendorToken.model_validate(_document(record, self.about))
-        block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
-        self._saved.put(key, block)
-
-    def _update(self, key: str, record: StoredRecord) -> tuple[Any, Any] | None:
-        """(document id, update) for a document this process saved before, else None."""
-        from prefect.client.schemas.actions import BlockDocumentUpdate
-
-        saved = self._saved.get(key)
-        if saved is None or saved._block_document_id is None:
-            return None
-        # Prefect's own _to_block_document costs ~30 ms of CPU per call, which a rotation of a
-        # thousand accounts would pay a thousand times: the document's data is ours.
         data = _document(record, self.about)
-        return saved._block_document_id, BlockDocumentUpdate(
-            block_schema_id=saved._block_schema_id, data=data
-        )
+        saved, kind = self._saved.get(key), self._kind.get(StoredVendorToken.get_block_type_slug())
+        try:
+            with get_client(sync_client=True) as client:
+                if saved is not None:
+                    client.update_block_document(
+                        saved[0], BlockDocumentUpdate(block_schema_id=saved[1], data=data)
+                    )
+                    return
+                if kind is not None:
+                    made = client.create_block_document(
+                        BlockDocumentCreate(
+                            name=self.block_name(key),
+                            data=data,
+                            block_type_id=kind[0],
+                            block_schema_id=kind[1],
+                        )
+                    )
+                    self._saved.put(key, (made.id, kind[1]))
+                    return
+        except Exception:  # deleted meanwhile, made by another process, another server: save()
+            self._saved.pop(key)
+        block = StoredVendorToken.model_validate(data)
+        block.save(self.block_name(key), overwrite=True, _sync=True)  # type: ignore[call-arg]
+        document, kind_id, schema = block._block_document_id, block._block_type_id, block._block_schema_id
+        if document is not None and kind_id is not None and schema is not None:
+            self._saved.put(key, (document, schema))
+            self._kind.put(StoredVendorToken.get_block_type_slug(), (kind_id, schema))
+
+    @classmethod
+    def read_all(cls) -> dict[str, StoredRecord]:
+        """Every stored token on the server, by document name: one listing in pages of
+        ``PAGE`` instead of a read per account. A document that does not open is left out (its
+        account goes through the lock, which reads it again and says why)."""
+        from prefect.client.orchestration import get_client
+
+        records: dict[str, StoredRecord] = {}
+        with get_client(sync_client=True) as client:
+            for offset in range(0, 10_000_000, PAGE):
+                page = client.request(
+                    "POST",
+                    "/block_documents/filter",
+                    json={
+                        "block_types": {"slug": {"any_": [StoredVendorToken.get_block_type_slug()]}},
+                        "block_documents": {"is_anonymous": {"eq_": False}},
+                        "include_secrets": True,
+                        "sort": "NAME_ASC",
+                        "offset": offset,
+                        "limit": PAGE,
+                    },
+                ).json()
+                for document in page:
+                    record = _listed(document)
+                    if record is not None:
+                        records[document["name"]] = record
+                if len(page) < PAGE:
+                    break
+        return records
+
+
+def _listed(document: dict[str, Any]) -> StoredRecord | None:
+    """A listed document's record, or None when it does not open."""
+    try:
+        return load_record(str(document["data"]["token"]))
+    except Exception:
+        return None
 
 
 def _document(record: StoredRecord, about: StoreLabel) -> dict[str, Any]:

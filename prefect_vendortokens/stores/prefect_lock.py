@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from ..core.caches import ProcessCache
@@ -32,17 +33,26 @@ def limit_name(key: str) -> str:
     return f"vendortokens-refresh-{key[:24]}"
 
 
-def _ensure_limit(client: Any, name: str, lease: float) -> int:
+MISSING = object()  # a listing found no such limit
+PAGE = 200  # limits per listing call (Prefect's default API limit)
+
+
+def _ensure_limit(client: Any, name: str, lease: float, listed: Any = None) -> int:
     """The limit exists with one slot that decays after ``lease``; an older limit (made with
     Prefect's leases, or another lease) is brought to it, which also frees a slot wedged by a
-    restart one lease later. Returns its taken slots (after decay) as read."""
+    restart one lease later. Returns its taken slots (after decay) as read. ``listed``: the
+    limit as a listing just read it (``MISSING``: it was not there), instead of reading it."""
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
     decay = 1.0 / lease
-    try:
-        limit = client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
+    limit = None if listed is MISSING else listed
+    if listed is None:
+        try:
+            limit = client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            limit = None
+    if limit is None:
         try:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=name, limit=1, slot_decay_per_second=decay)
@@ -64,14 +74,39 @@ class PrefectLock:
 
     # limit name -> the lease it was set up with
     _ensured: ClassVar[ProcessCache[str, float]] = ProcessCache("Prefect lock limits set up")
+    # limit name -> the limit as ``list_limits`` found it (or MISSING), used by the next take
+    _listed: ClassVar[ProcessCache[str, object]] = ProcessCache("Prefect lock limits listed")
+
+    @classmethod
+    def list_limits(cls, keys: Iterable[str]) -> None:
+        """Read every refresh lock's limit in pages of ``PAGE`` (the rotation flow, before it
+        takes the locks of many accounts): each account's next take then reads nothing first,
+        and creates a missing limit without looking for it. Used once per limit."""
+        from prefect.client.orchestration import get_client
+
+        wanted = {limit_name(key) for key in keys}
+        found: dict[str, object] = {}
+        with get_client(sync_client=True) as client:
+            for offset in range(0, 10_000_000, PAGE):
+                page = client.read_global_concurrency_limits(limit=PAGE, offset=offset)
+                found |= {limit.name: limit for limit in page if limit.name in wanted}
+                if len(page) < PAGE:
+                    break
+        for name in wanted:
+            cls._listed.put(name, found.get(name, MISSING))
 
     def try_acquire(self, key: str) -> PrefectLease | None:
         from prefect.client.orchestration import get_client
 
         name, lease = limit_name(key), lock_lease()
+        listed = self._listed.get(name)
+        self._listed.pop(name)
         try:
             with get_client(sync_client=True) as client:
-                if self._ensured.get(name) != lease:
+                if listed is not None:
+                    taken = _ensure_limit(client, name, lease, listed)
+                    self._ensured.put(name, lease)
+                elif self._ensured.get(name) != lease:
                     taken = _ensure_limit(client, name, lease)
                     self._ensured.put(name, lease)
                 else:

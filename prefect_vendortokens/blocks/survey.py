@@ -1,0 +1,104 @@
+"""Every saved account and its stored token in a few API calls, for the rotation flow and
+``status``: the Vendor Credentials blocks from one paged listing (not a load each), and the
+tokens of the Prefect store from one paged listing of their documents (not a read each).
+Ten thousand accounts are a hundred calls instead of twenty thousand."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import TokenError
+from ..engine.ports import StoredRecord
+from ..stores.prefect_block import PrefectTokenStore
+from ..stores.prefect_lock import PrefectLock
+from .credentials import VendorCredentials, load_credentials
+
+logger = logging.getLogger("prefect_vendortokens")
+PAGE = 200  # documents per listing call (Prefect's default API limit)
+
+
+@dataclass
+class Survey:
+    """The accounts by block name: the blocks that load, the errors of those that do not, and
+    the stored record of each account whose store could be listed (the Prefect store); an
+    account missing from ``stored`` is read through its own store."""
+
+    blocks: dict[str, VendorCredentials] = field(default_factory=dict)
+    errors: dict[str, Exception] = field(default_factory=dict)
+    stored: dict[str, StoredRecord] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted([*self.blocks, *self.errors])
+
+
+def survey(names: Sequence[str] | None = None) -> Survey:
+    """The saved Vendor Credentials blocks (``names``, or all that are not anonymous) and the
+    Prefect store's records of their accounts. A wanted name that is not saved is a
+    ``BlockNotFoundError`` in ``errors``; a listing of the store that fails is logged and
+    leaves ``stored`` empty (every account is then read on its own, as before)."""
+    found = Survey()
+    wanted = set(names) if names is not None else None
+    for document in _credentials_documents():
+        name = document.name
+        if not name or document.is_anonymous or (wanted is not None and name not in wanted):
+            continue
+        try:
+            found.blocks[name] = VendorCredentials._load_from_block_document(document)
+        except Exception as exc:  # InvalidBlockError: named, without the inputs
+            found.errors[name] = exc
+    for name in sorted((wanted or set()) - set(found.blocks) - set(found.errors)):
+        try:  # saved since the listing, or the typed error a load gives (BlockNotFoundError)
+            found.blocks[name] = load_credentials(name)
+        except TokenError as exc:
+            found.errors[name] = exc
+    prefect = {n: b for n, b in found.blocks.items() if b.store_kind() == "prefect"}
+    if prefect:
+        try:
+            records = PrefectTokenStore.read_all()
+        except Exception as exc:
+            logger.warning(
+                "could not list the stored tokens (%s); reading each account's", type(exc).__name__
+            )
+            return found
+        for name, block in prefect.items():
+            manager = block.manager()
+            if isinstance(manager.store, PrefectTokenStore):
+                found.stored[name] = records.get(
+                    manager.store.block_name(manager.store_key), StoredRecord(None)
+                )
+    return found
+
+
+def list_locks(blocks: Sequence[VendorCredentials]) -> None:
+    """Read the refresh locks of these Prefect-store accounts in one paged listing, so taking
+    each reads nothing first (a failed listing is logged: each take then reads its own)."""
+    keys = [b.manager().store_key for b in blocks if isinstance(b.manager().store, PrefectTokenStore)]
+    if not keys:
+        return
+    try:
+        PrefectLock.list_limits(keys)
+    except Exception as exc:
+        logger.warning("could not list the refresh locks (%s); reading each", type(exc).__name__)
+
+
+def _credentials_documents() -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    documents: list[Any] = []
+    with get_client(sync_client=True) as client:
+        for offset in range(0, 10_000_000, PAGE):
+            try:
+                page = client.read_block_documents_by_type(
+                    VendorCredentials.get_block_type_slug(), offset=offset, limit=PAGE, include_secrets=True
+                )
+            except ObjectNotFound:  # the block type is not registered: no blocks
+                return []
+            documents += page
+            if len(page) < PAGE:
+                break
+    return documents
