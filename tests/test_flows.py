@@ -146,11 +146,56 @@ def test_rotation_error_cell_leaves_out_invalid_input() -> None:
     assert cell.startswith("invalid block: client_secret") and "CANARY" not in cell
 
 
+def test_rotation_artifact_at_scale_is_a_summary_then_failures_first(monkeypatch) -> None:
+    """Past TABLE_ROWS rows the markdown keeps a summary line, the failures first and a count
+    of the rest (all rows go to the table artifact); the errors in full below."""
+    from prefect_vendortokens.flows import rotation
+
+    monkeypatch.setattr(rotation, "TABLE_ROWS", 3)
+    row = {"vendor": "sqr", "fingerprint": "sha256:x", "expires_at": "", "error": "", "error_summary": ""}
+    rows = [{**row, "block": f"ok-{i}", "status": "still valid"} for i in range(4)]
+    rows += [{**row, "block": "new", "status": "refreshed"}]
+    rows += [{**row, "block": "bad", "status": "failed", "error": "vendor said no", "error_summary": "E"}]
+    text = rotation._markdown(rows)
+    lines = text.splitlines()
+    assert lines[0] == "**6 accounts**: 1 failed, 1 refreshed, 4 still valid"
+    table = [line for line in lines if line.startswith("| ") and not line.startswith("| block")]
+    assert [line.split(" | ")[0] for line in table] == ["| bad", "| new", "| ok-0"]
+    assert "3 more rows (all 1 failures are above)" in text and rotation.TABLE_KEY in text
+    assert text.endswith("- **bad**: vendor said no")
+
+    short = rotation._markdown(rows[:2])
+    assert "more rows" not in short and "### Errors" not in short
+
+
 def test_rotation_discovers_blocks_by_type(prefect_server, sandbox) -> None:
     from prefect_vendortokens.flows import vendor_block_names
 
     names = save_accounts(sandbox, "disc")
     assert set(names.values()) <= set(vendor_block_names())
+
+
+def test_listings_page_through_every_document(prefect_server, sandbox, monkeypatch) -> None:
+    """The listings ask for pages (a server answers 200 at most); with pages of 2 the blocks
+    and the stored tokens come out whole, the same as Prefect's own unpaged read."""
+    from prefect.client.orchestration import get_client
+
+    from prefect_vendortokens.blocks.survey import survey
+    from prefect_vendortokens.flows import vendor_block_names
+    from prefect_vendortokens.stores import prefect_listing
+    from prefect_vendortokens.stores.prefect_block import PrefectTokenStore
+
+    names = save_accounts(sandbox, "paged")
+    rotate_tokens(block_names=list(names.values()), horizon_seconds=60)
+    with get_client(sync_client=True) as client:
+        every = client.read_block_documents_by_type("vendor-credentials", include_secrets=False)
+        tokens = client.read_block_documents_by_type("vendor-token", include_secrets=False)
+    monkeypatch.setattr(prefect_listing, "PAGE", 2)
+    assert vendor_block_names() == sorted(d.name for d in every if not d.is_anonymous)
+    assert set(PrefectTokenStore.read_all()) == {d.name for d in tokens if not d.is_anonymous}
+    found = survey(list(names.values()))
+    assert set(found.blocks) == set(names.values()) and not found.errors
+    assert all(found.stored[name].token is not None for name in names.values())
 
 
 def test_every_example_flow_calls_its_api(prefect_server, sandbox) -> None:

@@ -56,6 +56,25 @@ def test_clear_drops_the_entry_only_once_the_store_has_it_or_newer(tmp_path) -> 
     assert journal.read("acct", b"s") is None
 
 
+def test_a_pending_entry_keeps_the_account_out_of_the_rotations_shortcut(tmp_path) -> None:
+    """``settled_by``: a stored token that does for the horizon settles the account without the
+    lock, unless this host journaled a newer token (or a refresh is marked in flight): then
+    the lock's holder must replay it."""
+    from prefect_vendortokens.engine.manager import LazyClientSource, TokenManager
+    from prefect_vendortokens.engine.ports import InFlight, StoredRecord
+
+    journal = Journal(tmp_path)
+    manager = TokenManager("acct", LazyClientSource(lambda: None), journal=journal)  # type: ignore[arg-type]
+    stored = StoredRecord(token("stored"))
+    assert not journal.pending("acct")
+    assert manager.settled_by(stored, 900) and not manager.settled_by(stored, 7200)  # 1 h token
+    journal.write("acct", token("new", seconds_later=1), b"s")
+    assert journal.pending("acct") and not manager.settled_by(stored, 900)
+    journal.clear("acct", token("new", seconds_later=1), b"s")
+    marked = StoredRecord(stored.token, InFlight("sha256:r", "host:1", stored.token.issued_at))
+    assert not manager.settled_by(marked, 900)
+
+
 def test_a_journal_that_cannot_be_written_is_logged_not_raised(tmp_path, caplog) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")

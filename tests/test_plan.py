@@ -174,6 +174,21 @@ def test_the_lock_holder_re_reads_refreshes_writes_back_and_releases() -> None:
     ]
 
 
+def test_a_caller_that_just_read_the_store_goes_straight_to_the_lock() -> None:
+    """``peeked``: the rotation flow listed every stored token and this one was due, so the
+    first peek is skipped; the holder still reads the store under the lock. A busy lock makes
+    the next round peek as usual (the holder may have written meanwhile)."""
+    current, new = token("old", lifetime=-1, refresh="r1"), token("new", refresh="r2")
+    script = Script(StoreRead=[current], TryLock=[True], Refresh=[new])
+    assert run(acquire(account(script, shared=True), Want(peeked=True), None), script.answer) is new
+    assert script.asked == [TryLock(), StoreRead(), Refresh(current), StoreWrite(new), ReleaseLock()]
+
+    written = token("written")
+    busy = Script(TryLock=[False], StoreRead=[written])
+    assert run(acquire(account(busy, shared=True), Want(peeked=True), None), busy.answer) is written
+    assert busy.kinds() == ["TryLock", "Pause", "StoreRead"]
+
+
 def test_a_waiter_polls_the_store_until_the_holder_has_written() -> None:
     written = token("written")
     script = Script(StoreRead=[None, None, written], TryLock=[False, False])

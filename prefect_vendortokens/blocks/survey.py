@@ -13,11 +13,11 @@ from typing import Any
 from ..core.errors import TokenError
 from ..engine.ports import StoredRecord
 from ..stores.prefect_block import PrefectTokenStore
+from ..stores.prefect_listing import block_documents
 from ..stores.prefect_lock import PrefectLock
 from .credentials import VendorCredentials, load_credentials
 
 logger = logging.getLogger("prefect_vendortokens")
-PAGE = 200  # documents per listing call (Prefect's default API limit)
 
 
 @dataclass
@@ -87,18 +87,8 @@ def list_locks(blocks: Sequence[VendorCredentials]) -> None:
 
 def _credentials_documents() -> list[Any]:
     from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
+    from prefect.client.schemas.objects import BlockDocument
 
-    documents: list[Any] = []
     with get_client(sync_client=True) as client:
-        for offset in range(0, 10_000_000, PAGE):
-            try:
-                page = client.read_block_documents_by_type(
-                    VendorCredentials.get_block_type_slug(), offset=offset, limit=PAGE, include_secrets=True
-                )
-            except ObjectNotFound:  # the block type is not registered: no blocks
-                return []
-            documents += page
-            if len(page) < PAGE:
-                break
-    return documents
+        slug = VendorCredentials.get_block_type_slug()
+        return [BlockDocument.model_validate(d) for d in block_documents(client, slug, include_secrets=True)]

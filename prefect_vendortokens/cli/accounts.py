@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import Parameter
 
 from ..core.errors import BlockNotFoundError, InvalidBlockError, TokenError
 from .app import EXIT_BLOCK, EXIT_OK, EXIT_TOKEN, JsonFlag, app, fail, show, show_record
-from .block_names import require_saved, saved_names
+from .block_names import require_saved
 from .output import expires_in
 from .prefect_api import Stop, prefect_api
+
+if TYPE_CHECKING:
+    from ..blocks.survey import Survey
 
 
 @app.command(name="check")
@@ -82,20 +85,34 @@ def _last_errors() -> dict[str, dict[str, Any]]:
     return newest
 
 
-def _status_row(name: str, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
+STATUS_THREADS = 16  # stores read at once for the accounts the survey could not list (Vault)
+
+
+def _status_rows(errors: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every account's row: the blocks and the Prefect store's tokens from one listing each,
+    the other stores' tokens read side by side (each read waits on the network)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..blocks.survey import survey
+
+    found = survey()
+    with ThreadPoolExecutor(max_workers=STATUS_THREADS, thread_name_prefix="status") as pool:
+        return list(pool.map(lambda name: _status_row(name, found, errors), found.names))
+
+
+def _status_row(name: str, found: Survey, errors: dict[str, dict[str, Any]]) -> dict[str, Any]:
     row: dict[str, Any] = {"block": name, "vendor": "", "grant": "", "store": "", "fingerprint": ""}
     row |= {"expires_in": ""}
     row |= {"last_refresh": "", "last_error": ""}
-    from ..blocks.credentials import load_credentials
-
-    try:
-        creds = load_credentials(name)
-    except InvalidBlockError as exc:
-        return row | {"last_error": str(exc)}
+    creds = found.blocks.get(name)
+    if creds is None:
+        return row | {"last_error": str(found.errors[name])}
     row |= {"vendor": creds.effective_dialect.name, "grant": creds.grant, "store": creds.store_kind()}
     manager = creds.manager()
     token = None
-    if manager.store is not None:
+    if name in found.stored:
+        token = found.stored[name].token
+    elif manager.store is not None:
         try:
             token = manager.store.read(manager.store_key)
         except Exception as exc:  # the store itself is what the person needs to hear about
@@ -124,12 +141,11 @@ def status(*, json: JsonFlag = False) -> int:
     """
     try:
         with prefect_api(blocks=True):
-            names = saved_names()
             try:
                 errors = _last_errors()
             except Exception:  # the events API is a nicety here; the tokens are the point
                 errors = {}
-            rows = [_status_row(name, errors) for name in names]
+            rows = _status_rows(errors)
     except Stop as stop:
         return fail(stop.message, stop.code, as_json=json)
     columns = ["block", "vendor", "grant", "store", "fingerprint", "expires_in", "last_refresh", "last_error"]

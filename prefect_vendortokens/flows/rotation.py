@@ -46,20 +46,12 @@ class RotationFailed(Exception):
 
 
 def vendor_block_names() -> list[str]:
-    """Every saved VendorCredentials block (anonymous ones, such as nested copies, excluded),
-    in pages: a server answers at most 200 documents per call."""
-    from ..blocks.survey import PAGE
+    """Every saved VendorCredentials block (anonymous ones, such as nested copies, excluded)."""
+    from ..stores.prefect_listing import block_documents
 
-    names: list[str] = []
     with get_client(sync_client=True) as client:
-        for offset in range(0, 10_000_000, PAGE):
-            page = client.read_block_documents_by_type(
-                VendorCredentials.get_block_type_slug(), offset=offset, limit=PAGE, include_secrets=False
-            )
-            names += [d.name for d in page if d.name and not d.is_anonymous]
-            if len(page) < PAGE:
-                break
-    return sorted(names)
+        slug = VendorCredentials.get_block_type_slug()
+        return sorted(d["name"] for d in block_documents(client, slug, include_secrets=False) if d["name"])
 
 
 @task(

@@ -18,6 +18,7 @@ from ..core.token import AccessToken
 from ..engine.ports import StoredRecord
 from .base import StoreLabel, StoreRequest
 from .codec import dump_record, load_record
+from .prefect_listing import block_documents
 from .prefect_lock import PrefectLock
 
 
@@ -56,8 +57,6 @@ stored_vendor_token_block = StoredVendorToken.load("BLOCK_NAME")  # written by t
     )
 
 
-# Prefect answers at most this many documents per listing call (its default API limit).
-PAGE = 200
 Ids = tuple[UUID, UUID]  # a saved document's id and its block schema's
 
 
@@ -140,32 +139,18 @@ class PrefectTokenStore:
 
     @classmethod
     def read_all(cls) -> dict[str, StoredRecord]:
-        """Every stored token on the server, by document name: one listing in pages of
-        ``PAGE`` instead of a read per account. A document that does not open is left out (its
+        """Every stored token on the server, by document name: one listing in pages (of 200)
+        instead of a read per account. A document that does not open is left out (its
         account goes through the lock, which reads it again and says why)."""
         from prefect.client.orchestration import get_client
 
         records: dict[str, StoredRecord] = {}
         with get_client(sync_client=True) as client:
-            for offset in range(0, 10_000_000, PAGE):
-                page = client.request(
-                    "POST",
-                    "/block_documents/filter",
-                    json={
-                        "block_types": {"slug": {"any_": [StoredVendorToken.get_block_type_slug()]}},
-                        "block_documents": {"is_anonymous": {"eq_": False}},
-                        "include_secrets": True,
-                        "sort": "NAME_ASC",
-                        "offset": offset,
-                        "limit": PAGE,
-                    },
-                ).json()
-                for document in page:
-                    record = _listed(document)
-                    if record is not None:
-                        records[document["name"]] = record
-                if len(page) < PAGE:
-                    break
+            slug = StoredVendorToken.get_block_type_slug()
+            for document in block_documents(client, slug, include_secrets=True):
+                record = _listed(document)
+                if record is not None:
+                    records[document["name"]] = record
         return records
 
 
