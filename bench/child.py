@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+LOGS = ROOT / "build" / "bench-logs"
 
 
 class ChildFailed(RuntimeError):
@@ -79,6 +81,8 @@ def run(argv: list[str], *, env: dict[str, str], timeout: float) -> Finished:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    LOGS.mkdir(parents=True, exist_ok=True)  # every child's stderr, for a failed check's why
+    (LOGS / (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) + ".stderr")).write_text(stderr)
     if proc.returncode != 0:
         raise ChildFailed(f"{name} exited {proc.returncode}: {stderr[-3000:]}", seconds)
     return Finished(

@@ -195,6 +195,49 @@ def test_unreadable_store_degrades_to_own_token(sandbox, caplog) -> None:
     assert "pw-canary" not in caplog.text
 
 
+def test_a_token_whose_write_failed_is_shared_again_or_reported(sandbox) -> None:
+    """A flow goes on with a token its store write lost (it still has it), but for the rotation
+    that token is the point: ``share()`` writes it once more under the lock, or raises."""
+    from prefect_vendortokens.core.errors import TokenStoreError
+
+    class Lease:
+        def release(self) -> None:
+            pass
+
+    class FlakyStore:
+        name = "flaky"
+
+        def __init__(self, failures: int) -> None:
+            self.lock, self.failures, self.stored = self, failures, None
+
+        def try_acquire(self, key: str) -> Lease:
+            return Lease()
+
+        def read(self, key: str) -> object:
+            return self.stored
+
+        def write(self, key: str, token: object) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("store down")
+            self.stored = token
+
+    block = block_for(sandbox, "oauth2")
+    once = FlakyStore(failures=1)
+    manager = TokenManager(account.cache_key(block), account.client_source(block), store=once, label="flaky")
+    token = manager.get_token()
+    assert once.stored is None and manager.unshared is token  # the flow went on without it
+    manager.share()
+    assert once.stored is token and manager.unshared is None and manager.requests == 1
+
+    down = FlakyStore(failures=99)
+    manager = TokenManager(account.cache_key(block), account.client_source(block), store=down, label="down")
+    manager.get_token()
+    with pytest.raises(TokenStoreError, match="flaky store failed|store failed"):
+        manager.share()
+    assert manager.unshared is not None  # the next share() tries again
+
+
 def test_the_vault_store_brings_its_own_lock_no_prefect_server(sandbox) -> None:
     """Four processes refused the same token, with the Vault store and no Prefect API reachable:
     the Vault lock alone lets one of them refresh; the others take what it wrote."""

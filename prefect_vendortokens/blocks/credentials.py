@@ -245,6 +245,7 @@ with vendor_credentials_block.get_client() as client:  # bearer header, refresh,
         manager = self.manager()
         before = manager.requests
         token = manager.get_token(min_ttl=horizon, peeked=peeked)
+        manager.share()  # a new token whose store write failed: once more, or a TokenStoreError
         return token, manager.requests != before
 
     def authorize(

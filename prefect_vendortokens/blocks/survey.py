@@ -73,14 +73,16 @@ def survey(names: Sequence[str] | None = None) -> Survey:
     return found
 
 
-def list_locks(blocks: Sequence[VendorCredentials]) -> None:
+def prepare(blocks: Sequence[VendorCredentials]) -> None:
     """Read the refresh locks of these Prefect-store accounts in one paged listing, so taking
-    each reads nothing first (a failed listing is logged: each take then reads its own)."""
+    each reads nothing first, and learn the store's block type (a failure is logged: each
+    take then reads its own limit, each first write saves)."""
     keys = [b.manager().store_key for b in blocks if isinstance(b.manager().store, PrefectTokenStore)]
     if not keys:
         return
     try:
         PrefectLock.list_limits(keys)
+        PrefectTokenStore.learn_kind()  # the first writes: one call each
     except Exception as exc:
         logger.warning("could not list the refresh locks (%s); reading each", type(exc).__name__)
 

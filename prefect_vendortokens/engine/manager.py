@@ -191,6 +191,9 @@ class TokenManager:
         # as is, replaced as one tuple so a caller reads it without the lock.
         self._fresh: tuple[AccessToken, float] | None = None
         self.requests = 0  # token requests this manager started (fetch or refresh)
+        # The newest token whose store write failed (the plan went on without sharing it), until
+        # a later write succeeds: ``share()`` writes it again.
+        self.unshared: AccessToken | None = None
         self.retired = False  # set by clear_token_cache: holders must ask the registry again
         # Called with (grant, token, error) after each vendor request this manager makes.
         self.listeners: list[Listener] = []
@@ -238,6 +241,14 @@ class TokenManager:
         if fresh is not None and time.monotonic() < fresh[1] and not (want and _demanding(want)):
             return fresh[0]
         return None
+
+    def share(self) -> None:
+        """Store the token a failed write left in this process only (under the lock), or raise
+        the ``TokenStoreError``: for the rotation flow an unshared token is a failed rotation,
+        since every other process would still find the old one."""
+        unshared = self.unshared
+        if unshared is not None:
+            self.install(unshared)
 
     def install(self, token: AccessToken) -> AccessToken:
         """Make ``token`` (from a consent, ``authorize``) this account's token, in the shared
@@ -366,9 +377,13 @@ class _Performer:
             case StoreRead():
                 return await self._blocking(lambda: self._store().read(m.store_key), "reading the token")
             case StoreWrite(token=token):
-                return await self._blocking(
-                    lambda: self._store().write(m.store_key, token), "writing the token"
-                )
+                try:
+                    await self._blocking(lambda: self._store().write(m.store_key, token), "writing the token")
+                except TokenStoreError:
+                    m.unshared = token  # this process has it, the store does not (see share())
+                    raise
+                m.unshared = None
+                return None
             case ReadRecord():
                 return await self._blocking(
                     lambda: self._store().read_record(m.store_key), "reading the token"

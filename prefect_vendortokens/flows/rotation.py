@@ -8,7 +8,9 @@ deploy-rotation``, or ``prefect deploy`` with the package's prefect.yaml):
 
 from __future__ import annotations
 
+import collections
 import contextvars
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +21,7 @@ from prefect.client.orchestration import get_client
 
 from ..blocks.credentials import VendorCredentials, load_credentials
 from ..blocks.events import emit_rotation_event
-from ..blocks.survey import Survey, list_locks, survey
+from ..blocks.survey import Survey, prepare, survey
 from ..core.caches import ProcessCache
 from ..core.errors import TokenError
 from ..core.token import AccessToken
@@ -29,6 +31,11 @@ ROTATION_RETRY = RetryPolicy(attempts=3, base=1.0)
 AUTO_BATCH_ABOVE = 50  # more accounts than this are rotated in batches
 AUTO_BATCH_SIZE = 50
 BATCH_THREADS = 8  # accounts rotated at once inside a batch (each waits on the network)
+# Accounts in flight at once in the process, whatever the tasks: a flow run's Prefect client has
+# 16 connections, and more accounts than that only queue for them (past the store's 10 s bound).
+IN_FLIGHT = 16
+BATCHES_AT_ONCE = IN_FLIGHT // BATCH_THREADS
+_in_flight = threading.BoundedSemaphore(IN_FLIGHT)
 TABLE_ROWS = 200  # rows of the artifact's table; every row is in the table artifact
 
 # The blocks the running flow listed, by name, for its tasks (threads of this process): a task's
@@ -94,6 +101,11 @@ def rotate_batch(
 
 
 def _rotate(block_name: str, horizon_seconds: float, logger: Any) -> dict[str, Any]:
+    with _in_flight:
+        return _rotate_one(block_name, horizon_seconds, logger)
+
+
+def _rotate_one(block_name: str, horizon_seconds: float, logger: Any) -> dict[str, Any]:
     listed = _LISTED.get(block_name)
     creds = listed if listed is not None else load_credentials(block_name)
     # A listed block's stored token was read by the flow a moment ago and found due: the
@@ -243,7 +255,7 @@ def rotate_tokens(
     settled = _settled(found, horizon_seconds)
     due = [n for n in dict.fromkeys(names) if n not in settled and n not in found.errors]
     logger.info("%d accounts: %d still valid, %d to rotate", len(names), len(settled), len(due))
-    list_locks([found.blocks[n] for n in due if n in found.stored])
+    prepare([found.blocks[n] for n in due if n in found.stored])
     for name in due:
         _LISTED.put(name, found.blocks[name])
     try:
@@ -288,15 +300,21 @@ def _rotate_due(
             outcome = future.result(raise_on_failure=False)
             rows[name] = _failed_row(name, outcome) if isinstance(outcome, BaseException) else outcome
         return rows
+    # A few batches at a time (their threads fill IN_FLIGHT): ten thousand accounts would
+    # otherwise start 200 task runs and 1,600 threads at once, nearly all waiting.
+    pending: collections.deque[tuple[list[str], Any]] = collections.deque()
     chunks = [names[i : i + size] for i in range(0, len(names), size)]
-    batches = [
-        (chunk, rotate_batch.submit(chunk, horizon_seconds, number, chunk[0]))
-        for number, chunk in enumerate(chunks, 1)
-    ]
-    for chunk, batch in batches:
-        done = batch.result(raise_on_failure=False)
-        if isinstance(done, BaseException):
-            rows |= {n: _failed_row(n, done) for n in chunk}
-        else:
-            rows |= {r["block"]: r for r in done}
+    for number, chunk in enumerate(chunks, 1):
+        if len(pending) >= BATCHES_AT_ONCE:
+            rows |= _batch_rows(*pending.popleft())
+        pending.append((chunk, rotate_batch.submit(chunk, horizon_seconds, number, chunk[0])))
+    while pending:
+        rows |= _batch_rows(*pending.popleft())
     return rows
+
+
+def _batch_rows(chunk: list[str], batch: Any) -> dict[str, dict[str, Any]]:
+    done = batch.result(raise_on_failure=False)
+    if isinstance(done, BaseException):
+        return {n: _failed_row(n, done) for n in chunk}
+    return {r["block"]: r for r in done}

@@ -138,6 +138,19 @@ class PrefectTokenStore:
             self._kind.put(StoredVendorToken.get_block_type_slug(), (kind_id, schema))
 
     @classmethod
+    def learn_kind(cls) -> None:
+        """Find (or register) the block type's ids once, before many first writes at once:
+        without them each first write is a ``save`` of several calls, and a thousand of those
+        at once kept the server busy past the store's 10 s bound."""
+        slug = StoredVendorToken.get_block_type_slug()
+        if cls._kind.get(slug) is not None:
+            return
+        StoredVendorToken.register_type_and_schema(_sync=True)  # type: ignore[call-arg]
+        kind_id, schema = StoredVendorToken._block_type_id, StoredVendorToken._block_schema_id
+        if kind_id is not None and schema is not None:
+            cls._kind.put(slug, (kind_id, schema))
+
+    @classmethod
     def read_all(cls) -> dict[str, StoredRecord]:
         """Every stored token on the server, by document name: one listing in pages (of 200)
         instead of a read per account. A document that does not open is left out (its

@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import JsonValue, SecretStr
 
+from ..core.caches import ProcessCache
 from ..core.device import DeviceAuthorization, DevicePoll, parse_device_authorization
 from ..core.dialect import MTLS_AUTH, TokenDialect
 from ..core.dpop import DPoPKey, dpop_nonce, token_nonce_challenge, with_dpop
@@ -49,6 +50,16 @@ from ..io.deadline import run_bounded
 from ..io.http import MAX_RESPONSE_BYTES, Progress, ResponseTooLarge, bounded_exchange
 
 VerifyTypes = bool | str | ssl.SSLContext
+# One context per verification setting for the clients without a client certificate: each holds
+# the CA bundle (~0.8 MB), which a rotation of 10,000 accounts would otherwise hold 10,000 times.
+_TLS_CONTEXTS: ProcessCache[bool | str, ssl.SSLContext] = ProcessCache("TLS contexts")
+
+
+def shared_tls_context(verify: VerifyTypes) -> ssl.SSLContext:
+    """The process's context for ``verify`` (a context given is used as is)."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    return _TLS_CONTEXTS.get_or_make(verify, lambda: httpx.create_ssl_context(verify=verify))
 
 
 class TokenClient:
@@ -360,12 +371,15 @@ class TokenClient:
         since a certificate-bound token is only accepted with its certificate."""
         with self._ssl_lock:
             if self._ssl is None:
-                context = httpx.create_ssl_context(verify=self.verify)
-                if self._tls_key is not None and self.tls_certificate.strip():
-                    context = client_tls_context(
-                        self.tls_certificate, self._tls_key, context=context, vendor=self.dialect.name
+                if self._tls_key is not None and self.tls_certificate.strip():  # its own: it holds the key
+                    self._ssl = client_tls_context(
+                        self.tls_certificate,
+                        self._tls_key,
+                        context=httpx.create_ssl_context(verify=self.verify),
+                        vendor=self.dialect.name,
                     )
-                self._ssl = context
+                else:
+                    self._ssl = shared_tls_context(self.verify)
             return self._ssl
 
     _ssl_context = tls_context
