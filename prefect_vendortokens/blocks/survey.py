@@ -5,12 +5,13 @@ Ten thousand accounts are a hundred calls instead of twenty thousand."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import TokenError
+from ..core.errors import TokenError, TokenStoreError
 from ..engine.ports import StoredRecord
 from ..stores.prefect_block import PrefectTokenStore
 from ..stores.prefect_listing import block_documents
@@ -85,6 +86,42 @@ def prepare(blocks: Sequence[VendorCredentials]) -> None:
         PrefectTokenStore.learn_kind()  # the first writes: one call each
     except Exception as exc:
         logger.warning("could not list the refresh locks (%s); reading each", type(exc).__name__)
+
+
+@contextlib.contextmanager
+def held(blocks: Sequence[VendorCredentials]) -> Iterator[None]:
+    """Hold the refresh locks of these (due, Prefect-store) accounts as one batch: one call
+    takes them all, one reads their tokens under them, one releases them, so an account's
+    renewal is its token request and one write. When one of them is held elsewhere (or the
+    batch cannot be had), nothing is held and each account takes its own lock as usual."""
+    accounts: dict[str, str] = {}
+    for block in blocks:
+        manager = block.manager()
+        if isinstance(manager.store, PrefectTokenStore):
+            accounts[manager.store_key] = manager.store.block_name(manager.store_key)
+    batch = None
+    if accounts:
+        try:
+            batch = PrefectLock.hold(list(accounts))
+        except TokenStoreError as exc:
+            logger.warning("%s; each account takes its own lock", exc)
+    if batch is None:
+        yield
+        return
+    try:
+        try:
+            PrefectTokenStore.prefetch(accounts)
+        except Exception as exc:
+            logger.warning(
+                "could not read %d tokens at once (%s); each is read", len(accounts), type(exc).__name__
+            )
+        yield
+    finally:
+        PrefectTokenStore.forget(accounts)
+        try:
+            batch.release()
+        except TokenStoreError as exc:  # the leases expire by themselves
+            logger.warning("%s", exc)
 
 
 def _credentials_documents() -> list[Any]:

@@ -21,7 +21,7 @@ from prefect.client.orchestration import get_client
 
 from ..blocks.credentials import VendorCredentials, load_credentials
 from ..blocks.events import emit_rotation_event
-from ..blocks.survey import Survey, prepare, survey
+from ..blocks.survey import Survey, held, prepare, survey
 from ..core.caches import ProcessCache
 from ..core.errors import TokenError
 from ..core.token import AccessToken
@@ -95,9 +95,16 @@ def rotate_batch(
 
     # Each account in a copy of this task's context: Prefect's settings (the API URL of a
     # temporary_settings block, the run context) are context variables a plain thread lacks.
+    # The accounts go BATCH_THREADS at a time, each group's locks held as one (``held``).
+    rows: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=BATCH_THREADS, thread_name_prefix="rotate") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, row, name) for name in block_names]
-        return [future.result() for future in futures]
+        for start in range(0, len(block_names), BATCH_THREADS):
+            group = block_names[start : start + BATCH_THREADS]
+            listed = [b for b in map(_LISTED.get, group) if b is not None]
+            with held(listed):
+                futures = [pool.submit(contextvars.copy_context().run, row, name) for name in group]
+                rows += [future.result() for future in futures]
+    return rows
 
 
 def _rotate(block_name: str, horizon_seconds: float, logger: Any) -> dict[str, Any]:

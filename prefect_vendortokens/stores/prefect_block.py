@@ -5,6 +5,7 @@ in plaintext in Prefect's database. Refreshes are serialised by the Prefect refr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
@@ -18,7 +19,7 @@ from ..core.token import AccessToken
 from ..engine.ports import StoredRecord
 from .base import StoreLabel, StoreRequest
 from .codec import dump_record, load_record
-from .prefect_listing import block_documents
+from .prefect_listing import PAGE, block_documents
 from .prefect_lock import PrefectLock
 
 
@@ -73,6 +74,9 @@ class PrefectTokenStore:
 
     name = "prefect"
     _saved: ClassVar[ProcessCache[str, Ids]] = ProcessCache("Prefect store documents")
+    # Records read in one call under a batch of locks this process holds (``prefetch``), each
+    # answered once, by the next read of its account under that lock.
+    _fresh: ClassVar[ProcessCache[str, StoredRecord]] = ProcessCache("Prefect store records read ahead")
     # (block type id, block schema id) of StoredVendorToken on the server, after a first save.
     _kind: ClassVar[ProcessCache[str, Ids]] = ProcessCache("Prefect store block type")
 
@@ -95,6 +99,10 @@ class PrefectTokenStore:
         self.write_record(key, StoredRecord(token))
 
     def read_record(self, key: str) -> StoredRecord:
+        fresh = self._fresh.get(key)
+        if fresh is not None:  # read under this process's batch of locks a moment ago
+            self._fresh.pop(key)
+            return fresh
         try:
             loaded = StoredVendorToken.load(self.block_name(key), _sync=True)  # type: ignore[call-arg]
             block = cast(StoredVendorToken, loaded)
@@ -136,6 +144,47 @@ class PrefectTokenStore:
         if document is not None and kind_id is not None and schema is not None:
             self._saved.put(key, (document, schema))
             self._kind.put(StoredVendorToken.get_block_type_slug(), (kind_id, schema))
+
+    @classmethod
+    def prefetch(cls, accounts: dict[str, str]) -> None:
+        """Read these accounts' records (store key -> document name) in one call, for the
+        holder of their locks (``PrefectLock.hold``): each account's read under the lock is then
+        answered from it, and its write is one update. Call ``forget`` when the locks go."""
+        from prefect.client.orchestration import get_client
+
+        by_name = {name: key for key, name in accounts.items()}
+        if not by_name or len(by_name) > PAGE:
+            raise ValueError(f"prefetch takes 1 to {PAGE} accounts, not {len(by_name)}")
+        with get_client(sync_client=True) as client:
+            documents = client.request(
+                "POST",
+                "/block_documents/filter",
+                json={
+                    "block_types": {"slug": {"any_": [StoredVendorToken.get_block_type_slug()]}},
+                    "block_documents": {"name": {"any_": sorted(by_name)}},
+                    "include_secrets": True,
+                    "limit": len(by_name),
+                },
+            ).json()
+        found = {}
+        for document in documents:
+            key = by_name.get(document["name"])
+            if key is not None:
+                found[key] = (_listed(document), UUID(document["id"]), UUID(document["block_schema_id"]))
+        for key in accounts:
+            if key in found:
+                record, document_id, schema = found[key]
+                cls._saved.put(key, (document_id, schema))
+                if record is not None:
+                    cls._fresh.put(key, record)
+            else:
+                cls._fresh.put(key, StoredRecord(None))  # none yet: the write creates it
+
+    @classmethod
+    def forget(cls, keys: Iterable[str]) -> None:
+        """Drop what ``prefetch`` read and no lock holder used (the locks are going)."""
+        for key in keys:
+            cls._fresh.pop(key)
 
     @classmethod
     def learn_kind(cls) -> None:

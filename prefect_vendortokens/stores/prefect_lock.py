@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from ..core.caches import ProcessCache
@@ -76,6 +76,8 @@ class PrefectLock:
     _ensured: ClassVar[ProcessCache[str, float]] = ProcessCache("Prefect lock limits set up")
     # limit name -> the limit as ``list_limits`` found it (or MISSING), used by the next take
     _listed: ClassVar[ProcessCache[str, object]] = ProcessCache("Prefect lock limits listed")
+    # limit name -> the batch of this process that holds it (``hold``)
+    _held: ClassVar[ProcessCache[str, HeldLocks]] = ProcessCache("Prefect locks held by a batch")
 
     @classmethod
     def list_limits(cls, keys: Iterable[str]) -> None:
@@ -95,23 +97,63 @@ class PrefectLock:
         for name in wanted:
             cls._listed.put(name, found.get(name, MISSING))
 
-    def try_acquire(self, key: str) -> PrefectLease | None:
+    @classmethod
+    def hold(cls, keys: Sequence[str]) -> HeldLocks | None:
+        """Take the locks of many accounts in one call (the rotation flow's batch; its accounts'
+        own ``try_acquire`` then answers a lease that releases nothing, and the batch releases
+        them all in one call). All or none: when one is held elsewhere, None, and each account
+        takes its own lock as usual."""
+        from prefect.client.orchestration import get_client
+
+        names, lease = [limit_name(key) for key in keys], lock_lease()
+        try:
+            with get_client(sync_client=True) as client:
+                for name in names:
+                    if cls._taken(client, name, lease) >= 1:
+                        return None
+                sent = time.monotonic()
+                answer = client.increment_concurrency_slots(names, 1, "concurrency")
+                granted = {limit["name"] for limit in answer.json()}
+                if granted != set(names):  # a limit that does not exist (deleted meanwhile)
+                    if granted:
+                        client.release_concurrency_slots(sorted(granted), 1, time.monotonic() - sent)
+                    for name in names:
+                        cls._ensured.pop(name)
+                    return None
+        except Exception as exc:
+            if _busy(exc):
+                return None
+            for name in names:
+                cls._ensured.pop(name)
+            what = f"{len(names)} refresh locks"
+            raise TokenStoreError(f"could not take {what}: {type(exc).__name__}") from None
+        held = HeldLocks(names, sent, lease)
+        for name in names:
+            cls._held.put(name, held)
+        return held
+
+    @classmethod
+    def _taken(cls, client: Any, name: str, lease: float) -> int:
+        """The limit's taken slots, setting it up first in this process (from a listing when
+        there was one)."""
+        listed = cls._listed.get(name)
+        cls._listed.pop(name)
+        if listed is not None or cls._ensured.get(name) != lease:
+            taken = _ensure_limit(client, name, lease, listed)
+            cls._ensured.put(name, lease)
+            return taken
+        return int(client.read_global_concurrency_limit_by_name(name).active_slots)
+
+    def try_acquire(self, key: str) -> PrefectLease | HeldLease | None:
         from prefect.client.orchestration import get_client
 
         name, lease = limit_name(key), lock_lease()
-        listed = self._listed.get(name)
-        self._listed.pop(name)
+        held = self._held.get(name)
+        if held is not None and held.in_force():
+            return HeldLease()  # this process's batch holds it until the batch is done
         try:
             with get_client(sync_client=True) as client:
-                if listed is not None:
-                    taken = _ensure_limit(client, name, lease, listed)
-                    self._ensured.put(name, lease)
-                elif self._ensured.get(name) != lease:
-                    taken = _ensure_limit(client, name, lease)
-                    self._ensured.put(name, lease)
-                else:
-                    taken = client.read_global_concurrency_limit_by_name(name).active_slots
-                if taken >= 1:
+                if self._taken(client, name, lease) >= 1:
                     return None  # held (and not decayed): do not touch the row
                 sent = time.monotonic()
                 answer = client.increment_concurrency_slots([name], 1, "concurrency")
@@ -124,6 +166,55 @@ class PrefectLock:
             self._ensured.pop(name)
             raise TokenStoreError(f"the refresh lock {name} does not exist on the Prefect server")
         return PrefectLease(name, sent, lease)
+
+
+class HeldLease:
+    """An account's lease inside a held batch: the batch releases it."""
+
+    def release(self) -> None:
+        return None
+
+
+def _released_in_time(name: str, taken: float, lease: float) -> float | None:
+    """The bound a release must answer within, or None when the lease is too near its end to
+    release safely (a slot that decayed may be another holder's by now)."""
+    bound = min(STORE_CALL_TIMEOUT, lease / 2)
+    if time.monotonic() - taken > lease - bound:
+        logger.info("refresh lock %s: held into its last %g s; left to lapse", name, bound)
+        return None
+    return bound
+
+
+class HeldLocks:
+    """Many accounts' locks taken in one call by ``PrefectLock.hold``, released in one."""
+
+    def __init__(self, names: list[str], taken: float, lease: float) -> None:
+        self.names, self.taken, self.lease = names, taken, lease
+        self.holding = True
+
+    def in_force(self) -> bool:
+        """Held, and young enough for a refresh to finish inside the lease (else an account
+        takes its own lock: the batch's slots may decay while it refreshes)."""
+        return self.holding and time.monotonic() - self.taken < self.lease / 2
+
+    def release(self) -> None:
+        from prefect.client.orchestration import get_client
+
+        self.holding = False
+        for name in self.names:
+            PrefectLock._held.pop(name)
+        bound = _released_in_time(f"{self.names[0]} and {len(self.names) - 1} more", self.taken, self.lease)
+        if bound is None:
+            return
+
+        def release() -> None:
+            with get_client(sync_client=True) as client:
+                client.release_concurrency_slots(self.names, 1, time.monotonic() - self.taken)
+
+        def hung() -> TokenStoreError:
+            return TokenStoreError(f"{len(self.names)} refresh locks were not released within {bound:g} s")
+
+        call_within(release, bound, hung)
 
 
 def _busy(exc: BaseException) -> bool:
@@ -149,9 +240,8 @@ class PrefectLease:
         from prefect.client.orchestration import get_client
 
         # Time for the release to reach the server before the slot could have decayed.
-        bound = min(STORE_CALL_TIMEOUT, self.lease / 2)
-        if time.monotonic() - self.taken > self.lease - bound:
-            logger.info("refresh lock %s: held into its last %g s; left to lapse", self.name, bound)
+        bound = _released_in_time(self.name, self.taken, self.lease)
+        if bound is None:
             return
 
         def release() -> None:
