@@ -341,3 +341,29 @@ def test_a_dead_holders_prefect_lock_frees_itself_after_the_lease(prefect_server
     assert lock.try_acquire("decaying-lock") is None  # the new holder has it
     taken.release()
     assert lock.try_acquire("decaying-lock") is not None
+
+
+def test_a_batch_holds_many_prefect_locks_in_one_call_all_or_none(prefect_server) -> None:
+    """``hold``: every lock of a group in one call, its accounts' own takes answered by the
+    batch, one release for all. One lock held elsewhere: nothing is held (and nothing taken
+    is left behind), so each account takes its own lock as usual."""
+    from prefect_vendortokens.stores.prefect_lock import HeldLease, HeldLocks, PrefectLease, PrefectLock
+
+    lock = PrefectLock()
+    elsewhere = lock.try_acquire("batch-b")
+    assert isinstance(elsewhere, PrefectLease)
+    assert PrefectLock.hold(["batch-a", "batch-b"]) is None
+    free = lock.try_acquire("batch-a")
+    assert isinstance(free, PrefectLease)  # the refused batch left batch-a free
+    free.release()
+    elsewhere.release()
+
+    PrefectLock.list_limits(["batch-a", "batch-c"])  # one listing: batch-c's limit is made by hold
+    held = PrefectLock.hold(["batch-a", "batch-c"])
+    assert isinstance(held, HeldLocks)
+    assert isinstance(lock.try_acquire("batch-c"), HeldLease)  # the batch's, released with it
+    held.release()
+    again = lock.try_acquire("batch-c")  # held by nobody now: this process's own lease
+    assert isinstance(again, PrefectLease)
+    assert PrefectLock.hold(["batch-a", "batch-c"]) is None  # held elsewhere (by `again`)
+    again.release()
