@@ -189,6 +189,24 @@ def test_a_caller_that_just_read_the_store_goes_straight_to_the_lock() -> None:
     assert busy.kinds() == ["TryLock", "Pause", "StoreRead"]
 
 
+def test_sharing_a_token_again_never_puts_it_over_a_newer_one() -> None:
+    """``share``: a token whose write failed goes to the store under the lock, unless another
+    process stored a newer one meanwhile (whose refresh token is the live one)."""
+    from datetime import timedelta
+
+    from prefect_vendortokens.engine.plan import share
+
+    mine = token("mine", refresh="r-mine")
+    older = mine.model_copy(update={"issued_at": mine.issued_at - timedelta(seconds=5)})
+    newer = mine.model_copy(update={"issued_at": mine.issued_at + timedelta(seconds=5)})
+    stale = Script(TryLock=[True], StoreRead=[older])
+    assert run(share(account(stale, shared=True), mine), stale.answer) is mine
+    assert stale.asked == [TryLock(), StoreRead(), StoreWrite(mine), ReleaseLock()]
+    fresh = Script(TryLock=[True], StoreRead=[newer])
+    run(share(account(fresh, shared=True), mine), fresh.answer)
+    assert fresh.asked == [TryLock(), StoreRead(), ReleaseLock()]
+
+
 def test_a_waiter_polls_the_store_until_the_holder_has_written() -> None:
     written = token("written")
     script = Script(StoreRead=[None, None, written], TryLock=[False, False])

@@ -56,6 +56,7 @@ from .plan import (
     acquire,
     drive,
     install,
+    share,
 )
 from .ports import STORE_CALL_TIMEOUT, ClientSource, Journal, Lease, NoJournal, StoredRecord, TokenStore
 
@@ -243,12 +244,27 @@ class TokenManager:
         return None
 
     def share(self) -> None:
-        """Store the token a failed write left in this process only (under the lock), or raise
-        the ``TokenStoreError``: for the rotation flow an unshared token is a failed rotation,
-        since every other process would still find the old one."""
+        """Store the token a failed write left in this process only (under the lock, unless
+        the store has a newer one by now), or raise the ``TokenStoreError``: for the rotation
+        flow an unshared token is a failed rotation, since every other process would still find
+        the old one. A user's grant is not written again here: this host's journal keeps its
+        token, and the next use of the account replays it under the lock."""
         unshared = self.unshared
-        if unshared is not None:
-            self.install(unshared)
+        if unshared is None or self.store is None:
+            return
+        if self.account.user_grant:
+            raise TokenStoreError(
+                f"{self.label}: the new token could not be stored; this host's journal keeps it "
+                "until the account's next use stores it"
+            )
+        run_bounded(self._ashare(unshared), None)
+
+    async def _ashare(self, token: AccessToken) -> None:
+        performer = _Performer(self)
+        try:
+            await drive(share(self.account, token), performer)
+        finally:
+            performer.abandon()
 
     def install(self, token: AccessToken) -> AccessToken:
         """Make ``token`` (from a consent, ``authorize``) this account's token, in the shared
@@ -339,6 +355,8 @@ class TokenManager:
     def _adopt(self, token: AccessToken) -> None:
         """The current token (under ``_lock``), and the hot path's copy with its deadline."""
         self._token, self._failure = token, None
+        if self.unshared is not None and token is not self.unshared:
+            self.unshared = None  # a newer token came (from the store, or was stored)
         self._fresh = (token, _monotonic_deadline(token.refresh_at(self.margin)))
 
     def _tell(self, grant: str, token: AccessToken | None, error: TokenError | None) -> None:

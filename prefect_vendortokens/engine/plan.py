@@ -421,6 +421,26 @@ def install(account: Account, token: AccessToken) -> Plan:
     raise TokenStoreError(f"{account.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
 
 
+def share(account: Account, token: AccessToken) -> Plan:
+    """Store a token whose write failed, under the lock, unless the store has a newer one by
+    now (another process refreshed since): never put an older token, whose refresh token may be
+    spent, over a newer one. A failed write raises."""
+    deadline = account.clock() + LOCK_TIMEOUT
+    attempt = 0
+    while account.clock() < deadline:
+        if (yield TryLock()):
+            try:
+                stored = cast(AccessToken | None, (yield StoreRead()))
+                if stored is None or _later(token, stored):
+                    yield StoreWrite(token)
+            finally:
+                yield ReleaseLock()
+            return token
+        yield Pause(backoff(attempt, account.draw))
+        attempt += 1
+    raise TokenStoreError(f"{account.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
+
+
 def newest(stored: AccessToken | None, current: AccessToken | None) -> AccessToken | None:
     """The later-issued of the store's token and this process's own: this process's is newer
     only when its write-back failed, and then its refresh token is the live one."""
