@@ -161,7 +161,7 @@ def test_rotation_artifact_at_scale_is_a_summary_then_failures_first(monkeypatch
     assert lines[0] == "**6 accounts**: 1 failed, 1 refreshed, 4 still valid"
     table = [line for line in lines if line.startswith("| ") and not line.startswith("| block")]
     assert [line.split(" | ")[0] for line in table] == ["| bad", "| new", "| ok-0"]
-    assert "3 more rows (all 1 failures are above)" in text and rotation.TABLE_KEY in text
+    assert "3 more rows (failures come first)" in text and rotation.TABLE_KEY in text
     assert text.endswith("- **bad**: vendor said no")
 
     short = rotation._markdown(rows[:2])

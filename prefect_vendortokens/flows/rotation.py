@@ -218,8 +218,8 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
     if len(rows) > TABLE_ROWS:
         lines += [
             "",
-            f"{len(rows) - TABLE_ROWS} more rows (all {counts['failed']} failures are above): every "
-            f"row is in the table artifact `{TABLE_KEY}`.",
+            f"{len(rows) - TABLE_ROWS} more rows (failures come first): every row is in the table "
+            f"artifact `{TABLE_KEY}`.",
         ]
     failed = [r for r in rows if r["error"]]
     if failed:
