@@ -194,16 +194,14 @@ def test_sharing_a_token_again_never_puts_it_over_a_newer_one() -> None:
     process stored a newer one meanwhile (whose refresh token is the live one)."""
     from datetime import timedelta
 
-    from prefect_vendortokens.engine.plan import share
-
     mine = token("mine", refresh="r-mine")
     older = mine.model_copy(update={"issued_at": mine.issued_at - timedelta(seconds=5)})
     newer = mine.model_copy(update={"issued_at": mine.issued_at + timedelta(seconds=5)})
     stale = Script(TryLock=[True], StoreRead=[older])
-    assert run(share(account(stale, shared=True), mine), stale.answer) is mine
+    assert run(install(account(stale, shared=True), mine, keep_newer=True), stale.answer) is mine
     assert stale.asked == [TryLock(), StoreRead(), StoreWrite(mine), ReleaseLock()]
     fresh = Script(TryLock=[True], StoreRead=[newer])
-    run(share(account(fresh, shared=True), mine), fresh.answer)
+    run(install(account(fresh, shared=True), mine, keep_newer=True), fresh.answer)
     assert fresh.asked == [TryLock(), StoreRead(), ReleaseLock()]
 
 

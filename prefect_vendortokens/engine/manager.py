@@ -44,6 +44,7 @@ from .plan import (
     JournalRead,
     Op,
     Pause,
+    Plan,
     ReadRecord,
     Refresh,
     ReleaseLock,
@@ -56,7 +57,6 @@ from .plan import (
     acquire,
     drive,
     install,
-    share,
 )
 from .ports import STORE_CALL_TIMEOUT, ClientSource, Journal, Lease, NoJournal, StoredRecord, TokenStore
 
@@ -257,12 +257,12 @@ class TokenManager:
                 f"{self.label}: the new token could not be stored; this host's journal keeps it "
                 "until the account's next use stores it"
             )
-        run_bounded(self._ashare(unshared), None)
+        run_bounded(self._perform_plan(install(self.account, unshared, keep_newer=True)), None)
 
-    async def _ashare(self, token: AccessToken) -> None:
+    async def _perform_plan(self, plan: Plan) -> AccessToken:
         performer = _Performer(self)
         try:
-            await drive(share(self.account, token), performer)
+            return await drive(plan, performer)
         finally:
             performer.abandon()
 
@@ -272,11 +272,7 @@ class TokenManager:
         return run_bounded(self.ainstall(token), None)
 
     async def ainstall(self, token: AccessToken) -> AccessToken:
-        performer = _Performer(self)
-        try:
-            await drive(install(self.account, token), performer)
-        finally:
-            performer.abandon()
+        await self._perform_plan(install(self.account, token))
         with self._lock:
             self._adopt(token)
         return token

@@ -401,10 +401,11 @@ def _locked_user_grant(account: Account, want: Want, current: AccessToken | None
     return token
 
 
-def install(account: Account, token: AccessToken) -> Plan:
+def install(account: Account, token: AccessToken, *, keep_newer: bool = False) -> Plan:
     """Put a token obtained outside the plan (the consent of ``authorize``) into the store,
     under the lock, so no process refreshes from the grant being replaced meanwhile. A failed
-    write raises: the grant would otherwise be lost."""
+    write raises: the grant would otherwise be lost. ``keep_newer`` (a token whose write failed,
+    shared again): not over a newer stored one, whose refresh token is the live one."""
     if not account.shared:
         return token
     deadline = account.clock() + LOCK_TIMEOUT
@@ -412,25 +413,7 @@ def install(account: Account, token: AccessToken) -> Plan:
     while account.clock() < deadline:
         if (yield TryLock()):
             try:
-                yield StoreWrite(token)
-            finally:
-                yield ReleaseLock()
-            return token
-        yield Pause(backoff(attempt, account.draw))
-        attempt += 1
-    raise TokenStoreError(f"{account.label}: another process held the refresh lock for {LOCK_TIMEOUT:g} s")
-
-
-def share(account: Account, token: AccessToken) -> Plan:
-    """Store a token whose write failed, under the lock, unless the store has a newer one by
-    now (another process refreshed since): never put an older token, whose refresh token may be
-    spent, over a newer one. A failed write raises."""
-    deadline = account.clock() + LOCK_TIMEOUT
-    attempt = 0
-    while account.clock() < deadline:
-        if (yield TryLock()):
-            try:
-                stored = cast(AccessToken | None, (yield StoreRead()))
+                stored = cast(AccessToken | None, (yield StoreRead())) if keep_newer else None
                 if stored is None or _later(token, stored):
                     yield StoreWrite(token)
             finally:
